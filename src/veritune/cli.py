@@ -1,0 +1,247 @@
+"""The ``veritune`` command: the whole pipeline (``run``) and one subcommand per stage.
+
+Each stage command works on a run (``veritune sample CONFIG``: the run directory named by the
+config) or standalone on explicit paths (``veritune sample --model M --questions F --out D``).
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from veritune.config import RunConfig, load_config
+from veritune.errors import VeritunError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Make a language model more factual with what it already knows (PKUE).")
+
+SetOpt = typer.Option(None, "--set", help="Override a config key: section.key=value.")
+
+
+def friendly(fn):
+    """Report VeritunError as one red line and exit 2, without a traceback."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except VeritunError as e:
+            typer.secho(f"error: {e}", fg=typer.colors.RED, err=True)
+            raise typer.Exit(2)
+    return wrapper
+
+
+def _config(config: Optional[Path], sets: Optional[list[str]], limit: Optional[int] = None,
+            extra: Optional[list[str]] = None) -> RunConfig:
+    overrides = list(sets or []) + list(extra or [])
+    if limit is not None:
+        overrides.append(f"limit={limit}")
+    return load_config(config, overrides)
+
+
+def _pipeline(cfg: RunConfig):
+    from veritune.pipeline import Pipeline
+
+    return Pipeline(cfg)
+
+
+@app.command()
+@friendly
+def run(config: Path = typer.Argument(..., help="YAML config, e.g. configs/quickstart.yaml"),
+        set_: Optional[list[str]] = SetOpt,
+        limit: Optional[int] = typer.Option(None, help="At most N questions per split."),
+        stages: Optional[str] = typer.Option(None, help="Comma-separated subset of stages.")):
+    """Run every stage in order into runs/<name>/ (finished stages are skipped)."""
+    from veritune.pipeline import STAGES
+
+    cfg = _config(config, set_, limit)
+    chosen = tuple(s.strip() for s in stages.split(",")) if stages else STAGES
+    unknown = [s for s in chosen if s not in STAGES]
+    if unknown:
+        raise VeritunError(f"unknown stage(s) {unknown}; stages: {', '.join(STAGES)}")
+    _pipeline(cfg).run(chosen)
+
+
+@app.command()
+@friendly
+def data(config: Optional[Path] = typer.Argument(None), set_: Optional[list[str]] = SetOpt,
+         source: Optional[str] = typer.Option(None, help="kb, or a question file."),
+         out: Optional[Path] = typer.Option(None, help="Write DIR/questions.jsonl."),
+         limit: Optional[int] = typer.Option(None)):
+    """Build the question set (with its entity-level split)."""
+    from veritune.jsonl import write_records
+    from veritune.pipeline import build_questions
+
+    extra = [f"data.source={source}"] if source else []
+    cfg = _config(config, set_, limit, extra)
+    if out is None:
+        return _pipeline(cfg).data()
+    questions = build_questions(cfg)
+    write_records(out / "questions.jsonl", questions)
+    typer.echo(f"{len(questions)} questions -> {out / 'questions.jsonl'}")
+
+
+@app.command()
+@friendly
+def sample(config: Optional[Path] = typer.Argument(None), set_: Optional[list[str]] = SetOpt,
+           model: Optional[str] = typer.Option(None), questions: Optional[Path] = None,
+           out: Optional[Path] = None, n: Optional[int] = None,
+           temperature: Optional[float] = None, top_p: Optional[float] = None,
+           top_k: Optional[int] = None, max_new_tokens: Optional[int] = None,
+           seed: Optional[int] = None, split: Optional[str] = typer.Option(
+               None, help="Only questions of this split (default: all in the file).")):
+    """Sample n answers per question (writes samples.jsonl)."""
+    extra = [f"sample.{k}={v}" for k, v in dict(n=n, temperature=temperature, top_p=top_p,
+                                                top_k=top_k, max_new_tokens=max_new_tokens).items()
+             if v is not None]
+    extra += [f"model.name={model}"] if model else []
+    extra += [f"seed={seed}"] if seed is not None else []
+    cfg = _config(config, set_, extra=extra)
+    if questions is None:
+        return _pipeline(cfg).sample()
+    from veritune.engines import SamplingParams, make_engine
+    from veritune.jsonl import read_records
+    from veritune.records import Question
+    from veritune.sample import sample_questions
+
+    _need(out=out)
+    qs = [q for q in read_records(questions, Question.from_dict) if split in (None, q.split)]
+    s = cfg.sample
+    params = SamplingParams(n=s.n, temperature=s.temperature, top_p=s.top_p, top_k=s.top_k,
+                            max_new_tokens=s.max_new_tokens, seed=cfg.seed)
+    engine = make_engine(cfg.model.engine, cfg.model.name, dtype=cfg.model.dtype,
+                         device=cfg.model.device, trust_remote_code=cfg.model.trust_remote_code)
+    counts = sample_questions(engine, qs, params, out / "samples.jsonl", cfg.prompt, s.batch_size)
+    typer.echo(f"{counts} -> {out / 'samples.jsonl'}")
+
+
+@app.command()
+@friendly
+def judge(config: Optional[Path] = typer.Argument(None), set_: Optional[list[str]] = SetOpt,
+          questions: Optional[Path] = None, samples: Optional[Path] = None,
+          out: Optional[Path] = None, judge_name: Optional[str] = typer.Option(None, "--judge")):
+    """Judge every sample against the references (writes verdicts.jsonl)."""
+    cfg = _config(config, set_, extra=[f"judge.name={judge_name}"] if judge_name else [])
+    if questions is None:
+        return _pipeline(cfg).judge()
+    from veritune.jsonl import read_records
+    from veritune.pipeline import build_judge
+    from veritune.records import Question, Sample
+    from veritune.verdicts import judge_samples
+
+    _need(samples=samples, out=out)
+    qs = read_records(questions, Question.from_dict)
+    counts = judge_samples(build_judge(cfg, qs), {q.id: q for q in qs},
+                           read_records(samples, Sample.from_dict), out / "verdicts.jsonl")
+    typer.echo(f"{counts} -> {out / 'verdicts.jsonl'}")
+
+
+@app.command()
+@friendly
+def pairs(config: Optional[Path] = typer.Argument(None), set_: Optional[list[str]] = SetOpt,
+          questions: Optional[Path] = None, samples: Optional[Path] = None,
+          verdicts: Optional[Path] = None, out: Optional[Path] = None,
+          k: Optional[int] = typer.Option(None, help="At most K pairs per question."),
+          export_trl: Optional[Path] = typer.Option(None, help="Also write TRL "
+                                                    "prompt/chosen/rejected JSONL here.")):
+    """Build preference pairs and SFT targets (writes pairs.jsonl, sft.jsonl)."""
+    cfg = _config(config, set_, extra=[f"pairs.max_pairs_per_question={k}"] if k else [])
+    if questions is None:
+        _pipeline(cfg).pairs()
+        src = cfg.run_dir / "pairs.trl.jsonl"
+        if export_trl:
+            export_trl.write_text(src.read_text())
+        return
+    from veritune.jsonl import read_records, write_records
+    from veritune.pairs import build_pairs, pair_stats
+    from veritune.records import Question, Sample, Verdict
+
+    _need(samples=samples, verdicts=verdicts, out=out)
+    qs = {q.id: q for q in read_records(questions, Question.from_dict)}
+    p, sft = build_pairs(qs, read_records(samples, Sample.from_dict),
+                         read_records(verdicts, Verdict.from_dict), cfg.pairs, cfg.prompt, cfg.seed)
+    write_records(out / "pairs.jsonl", p)
+    write_records(out / "sft.jsonl", sft)
+    if export_trl:
+        write_records(export_trl, [x.to_trl() for x in p])
+    typer.echo(f"{pair_stats(p, sft, len(qs))} -> {out}")
+
+
+@app.command()
+@friendly
+def train(config: Optional[Path] = typer.Argument(None), set_: Optional[list[str]] = SetOpt,
+          model: Optional[str] = None, pairs_file: Optional[Path] = typer.Option(None, "--pairs"),
+          sft_file: Optional[Path] = typer.Option(None, "--sft"), out: Optional[Path] = None,
+          method: Optional[str] = None):
+    """Fine-tune with TRL: dpo | sft | sft+dpo | sft-then-dpo (writes DIR/model)."""
+    extra = ([f"model.name={model}"] if model else []) + \
+        ([f"train.method={method}"] if method else [])
+    cfg = _config(config, set_, extra=extra)
+    if pairs_file is None and sft_file is None:
+        return _pipeline(cfg).train()
+    from veritune.jsonl import read_records
+    from veritune.records import Pair
+    from veritune.train import train as train_model, write_model_card
+
+    _need(out=out)
+    p = read_records(pairs_file, Pair.from_dict, unique=False) if pairs_file else []
+    sft = read_records(sft_file, Pair.from_dict, unique=False) if sft_file else []
+    result = train_model(cfg.model.name, p, sft, cfg.train, out, seed=cfg.seed,
+                         trust_remote_code=cfg.model.trust_remote_code)
+    write_model_card(out / "model", cfg.model.name, cfg.train.method,
+                     {"pairs": len(p), "sft_targets": len(sft)})
+    typer.echo(f"model -> {out / 'model'}")
+
+
+@app.command("eval")
+@friendly
+def eval_(config: Optional[Path] = typer.Argument(None), set_: Optional[list[str]] = SetOpt,
+          model: Optional[str] = typer.Option(None, help="Path, HF name, or 'embedded'."),
+          questions: Optional[Path] = None, out: Optional[Path] = None,
+          split: Optional[str] = typer.Option(None, help="Only this split (default: all)."),
+          best_of_n: Optional[int] = typer.Option(None, help="0 turns best-of-n off."),
+          limit: Optional[int] = None):
+    """Greedy accuracy with the judge, per domain, plus best-of-n and answer shape."""
+    extra = [f"eval.best_of_n={best_of_n}"] if best_of_n is not None else []
+    extra += [f"model.name={model}"] if model else []
+    cfg = _config(config, set_, extra=extra)
+    if questions is None:
+        return _pipeline(cfg).eval()
+    from veritune.engines import make_engine
+    from veritune.evaluate import run_eval
+    from veritune.jsonl import read_records
+    from veritune.pipeline import build_judge
+    from veritune.records import Question
+
+    _need(out=out)
+    all_qs = read_records(questions, Question.from_dict)
+    qs = [q for q in all_qs if split in (None, q.split)][:limit]
+    engine = make_engine(cfg.model.engine, cfg.model.name, dtype=cfg.model.dtype,
+                         device=cfg.model.device, trust_remote_code=cfg.model.trust_remote_code)
+    m = run_eval(engine, qs, build_judge(cfg, all_qs), cfg.eval, cfg.prompt, out,
+                 sample_temperature=cfg.sample.temperature, top_p=cfg.sample.top_p,
+                 top_k=cfg.sample.top_k, seed=cfg.seed)
+    typer.echo(f"accuracy {m['accuracy']:.3f} (n={m['n']}) -> {out / 'metrics.json'}")
+
+
+@app.command()
+@friendly
+def report(target: Path = typer.Argument(..., help="A run directory or its config.")):
+    """Write report.md and figures for a run."""
+    from veritune.report import write_report
+
+    run_dir = load_config(target).run_dir if target.is_file() else target
+    typer.echo(f"report -> {write_report(run_dir)}")
+
+
+def _need(**paths) -> None:
+    missing = [f"--{k.replace('_', '-')}" for k, v in paths.items() if v is None]
+    if missing:
+        raise VeritunError(f"standalone mode needs {', '.join(missing)}")
+
+
+if __name__ == "__main__":
+    sys.exit(app())

@@ -1,0 +1,254 @@
+"""Typed config: one dataclass per stage, layered once: defaults, then YAML, then ``--set``.
+
+``load_config("configs/quickstart.yaml", ["sample.n=4"])`` returns a :class:`RunConfig`.
+An unknown key or a value of the wrong type is an :class:`InputError` naming the file, the
+line and the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from veritune.errors import InputError
+
+DEFAULT_PROMPT = "Answer with just the answer. {question}"
+
+
+@dataclass
+class ModelConfig:
+    name: str = "embedded"  # "embedded", a local folder, or a Hugging Face model name
+    engine: str = "hf"
+    dtype: str = "float32"
+    device: str | None = None  # None: cuda when available, else cpu
+    trust_remote_code: bool = False
+
+
+@dataclass
+class DataConfig:
+    source: str = "kb"  # "kb" or a file path (Question JSONL, NQ-open JSONL, CSV, hf:NAME)
+    format: str = "auto"
+    columns: dict[str, str] | None = None
+    relations: list[str] | None = None  # kb relations; None = all
+    max_entities_per_domain: int | None = None
+    test_fraction: float = 0.3
+    validation_fraction: float = 0.0
+    max_test_per_domain: int | None = None
+
+    def __post_init__(self):
+        if not 0 < self.test_fraction < 1:
+            raise InputError("must be between 0 and 1", field="data.test_fraction")
+
+
+@dataclass
+class SampleConfig:
+    # The PKUE paper's settings; configs for small models may choose gentler ones.
+    n: int = 8
+    temperature: float = 1.4
+    top_p: float = 0.9
+    top_k: int = 50
+    max_new_tokens: int = 32
+    batch_size: int = 8  # questions per batch (each brings n rows)
+    splits: list[str] = field(default_factory=lambda: ["train"])
+
+
+@dataclass
+class JudgeConfig:
+    name: str = "lexical"
+
+
+@dataclass
+class PairsConfig:
+    max_pairs_per_question: int = 4  # K
+    chosen: str = "concise"  # "concise": shortest correct samples first; "random"
+    drop_truncated: bool = True  # samples that hit max_new_tokens never become chosen
+    distinct: bool = True  # identical texts count once
+
+
+@dataclass
+class LoraConfig:
+    enabled: bool = False
+    r: int = 16
+    alpha: int = 32
+    dropout: float = 0.05
+    target_modules: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj",
+                                                               "o_proj"])
+
+
+@dataclass
+class TrainConfig:
+    method: str = "dpo"  # dpo | sft | sft+dpo | sft-then-dpo
+    beta: float = 0.1
+    learning_rate: float = 1e-5
+    sft_learning_rate: float | None = None  # the SFT phase of sft-then-dpo; None: learning_rate
+    sft_weight: float = 1.0  # weight of the SFT term in sft+dpo
+    loss_type: str = "sigmoid"  # TRL DPO loss (sigmoid = DPO, ipo, ...)
+    epochs: float = 1.0
+    batch_size: int = 8
+    gradient_accumulation_steps: int = 1
+    max_length: int = 96
+    lr_scheduler: str = "linear"
+    warmup_ratio: float = 0.0
+    logging_steps: int = 5
+    lora: LoraConfig = field(default_factory=LoraConfig)
+
+    def __post_init__(self):
+        methods = ("dpo", "sft", "sft+dpo", "sft-then-dpo")
+        if self.method not in methods:
+            raise InputError(f"must be one of {', '.join(methods)}, got {self.method!r}",
+                             field="train.method")
+
+
+@dataclass
+class EvalConfig:
+    splits: list[str] = field(default_factory=lambda: ["test"])
+    max_new_tokens: int = 32
+    batch_size: int = 32
+    best_of_n: int = 8  # 0 turns the best-of-n potential off
+    best_of_n_temperature: float | None = None  # None: the sampling temperature
+    repetition_ngram: int = 3
+
+
+@dataclass
+class RunConfig:
+    name: str = "run"
+    runs_dir: str = "runs"
+    seed: int = 0
+    limit: int | None = None  # at most this many questions per split (a quick look)
+    prompt: str = DEFAULT_PROMPT  # user turn; {question} is replaced
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    sample: SampleConfig = field(default_factory=SampleConfig)
+    judge: JudgeConfig = field(default_factory=JudgeConfig)
+    pairs: PairsConfig = field(default_factory=PairsConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.runs_dir) / self.name
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def config_hash(obj: Any) -> str:
+    """Stable hash of a config section (or any JSON-able value)."""
+    if dataclasses.is_dataclass(obj):
+        obj = dataclasses.asdict(obj)
+    blob = json.dumps(obj, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def _key_lines(node: yaml.Node, prefix: str = "") -> dict[str, int]:
+    """Map dotted key paths to 1-based line numbers in the YAML source."""
+    lines: dict[str, int] = {}
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            path = f"{prefix}{key_node.value}"
+            lines[path] = key_node.start_mark.line + 1
+            lines.update(_key_lines(value_node, path + "."))
+    return lines
+
+
+def _coerce(value: Any, hint: Any, key: str, path: Any, lines: dict[str, int]) -> Any:
+    """Check ``value`` against a type hint; build nested dataclasses."""
+    line = lines.get(key)
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(hint)
+        if value is None and type(None) in args:
+            return None
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(value, arg, key, path, lines)
+            except InputError:
+                continue
+        raise InputError(f"invalid value {value!r}", path=path, line=line, field=key)
+    if dataclasses.is_dataclass(hint):
+        if not isinstance(value, dict):
+            raise InputError("expected a mapping", path=path, line=line, field=key)
+        return _build(hint, value, path, lines, key + ".")
+    if origin is list:
+        if not isinstance(value, list):
+            raise InputError(f"expected a list, got {value!r}", path=path, line=line, field=key)
+        (item,) = typing.get_args(hint)
+        return [_coerce(v, item, key, path, lines) for v in value]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise InputError("expected a mapping", path=path, line=line, field=key)
+        return dict(value)
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint in (int, float, str, bool) and (not isinstance(value, hint) or
+                                            (hint is int and isinstance(value, bool))):
+        raise InputError(f"expected {hint.__name__}, got {value!r}", path=path, line=line,
+                         field=key)
+    return value
+
+
+def _build(cls: type, values: dict, path: Any, lines: dict[str, int], prefix: str = ""):
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in values.items():
+        full = f"{prefix}{key}"
+        if key not in names:
+            known = ", ".join(sorted(names))
+            raise InputError(f"unknown config key (known here: {known})", path=path,
+                             line=lines.get(full), field=full)
+        kwargs[key] = _coerce(value, hints[key], full, path, lines)
+    try:
+        return cls(**kwargs)
+    except InputError as e:
+        raise InputError(e.reason, path=path, line=lines.get(e.field or ""),
+                         field=e.field) from None
+
+
+def _apply_override(tree: dict, assignment: str) -> None:
+    if "=" not in assignment:
+        raise InputError(f"--set expects key=value, got {assignment!r}", field="--set")
+    key, raw = assignment.split("=", 1)
+    parts = key.strip().split(".")
+    node = tree
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise InputError(f"{part} is not a section", field=key)
+    node[parts[-1]] = yaml.safe_load(raw) if raw.strip() else None
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> RunConfig:
+    tree: dict = {}
+    lines: dict[str, int] = {}
+    if path is not None:
+        path = Path(path)
+        if not path.exists():
+            raise InputError("config file not found", path=path)
+        text = path.read_text(encoding="utf-8")
+        try:
+            tree = yaml.safe_load(text) or {}
+            lines = _key_lines(yaml.compose(text))
+        except yaml.YAMLError as e:
+            mark = getattr(e, "problem_mark", None)
+            raise InputError(f"not valid YAML: {getattr(e, 'problem', e)}", path=path,
+                             line=mark.line + 1 if mark else None) from None
+        if not isinstance(tree, dict):
+            raise InputError("expected a mapping at the top level", path=path)
+    for assignment in overrides or []:
+        _apply_override(tree, assignment)
+    return _build(RunConfig, tree, path, lines)
+
+
+def dump_config(config: RunConfig) -> str:
+    return yaml.safe_dump(config.to_dict(), sort_keys=False, allow_unicode=True)

@@ -1,0 +1,66 @@
+"""One small interface for every backend that generates text or scores it.
+
+An engine takes chat prompts (lists of ``{"role", "content"}`` messages) and either samples
+``n`` completions per prompt (``generate``) or scores a continuation (``loglikelihood``).
+``hf`` (transformers) is the default; other backends (vLLM, OpenAI-compatible servers) implement
+the same two methods.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Protocol, Sequence
+
+from veritune.errors import VeritunError
+
+Messages = list[dict[str, str]]
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    n: int = 1
+    temperature: float = 0.0  # 0 means greedy
+    top_p: float = 1.0
+    top_k: int = 0  # 0 means no top-k filter
+    max_new_tokens: int = 32
+    seed: int = 0
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature <= 0.0
+
+
+@dataclass(frozen=True)
+class Generation:
+    text: str
+    n_tokens: int
+    truncated: bool  # stopped by max_new_tokens, not by an end-of-turn token
+
+
+class Engine(Protocol):
+    name: str
+    model_name: str
+
+    def generate(self, prompts: Sequence[Messages], params: SamplingParams,
+                 batch_index: int = 0) -> list[list[Generation]]:
+        """``params.n`` completions for each prompt, in order.
+
+        Example: ``generate([[{"role": "user", "content": "Capital of France?"}]],
+        SamplingParams(n=2, temperature=1.0))`` -> ``[[Generation("Paris", 2, False),
+        Generation("Paris.", 3, False)]]``. ``batch_index`` is mixed into the seed so the same
+        batch always draws the same samples (resume gives identical records).
+        """
+
+    def loglikelihood(self, requests: Sequence[tuple[Messages, str]]) -> list[float]:
+        """Sum of log-probabilities of each assistant continuation given its prompt.
+
+        Example: ``loglikelihood([(msgs, "Paris")])`` -> ``[-0.41]``.
+        """
+
+
+def make_engine(name: str, model: str, **kwargs) -> Engine:
+    if name == "hf":
+        from veritune.engines.hf import HFEngine
+
+        return HFEngine(model, **kwargs)
+    raise VeritunError(f"unknown engine {name!r}; known engines: hf")

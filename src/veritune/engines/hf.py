@@ -1,0 +1,169 @@
+"""transformers engine: chat-template prompts, left-padded batches, n samples sharing a prompt.
+
+For ``n > 1`` the prompt is run through the model once; its KV cache is repeated n times and
+generation continues from it, so a prompt costs one forward pass however many samples it gets.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Sequence
+
+import torch
+
+from veritune.engines import Generation, Messages, SamplingParams
+from veritune.engines.embedded import EMBEDDED_ID, EMBEDDED_NAME, clear_quantization, resolve_model
+
+
+def sample_next(logits: torch.Tensor, params: SamplingParams,
+                generator: torch.Generator) -> torch.Tensor:
+    """One token per row: greedy, or temperature, then top-k, then top-p (nucleus)."""
+    if params.greedy:
+        return logits.argmax(dim=-1)
+    logits = logits / params.temperature
+    if params.top_k and params.top_k < logits.shape[-1]:
+        kth = torch.topk(logits, params.top_k, dim=-1).values[:, -1:]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if params.top_p < 1.0:
+        sorted_logits, order = torch.sort(logits, descending=True, dim=-1)
+        cumulative = torch.softmax(sorted_logits, dim=-1).cumsum(dim=-1)
+        drop = cumulative - torch.softmax(sorted_logits, dim=-1) >= params.top_p
+        sorted_logits = sorted_logits.masked_fill(drop, float("-inf"))
+        logits = torch.full_like(logits, float("-inf")).scatter(-1, order, sorted_logits)
+    probs = torch.softmax(logits, dim=-1)
+    return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+
+
+def decode(model, input_ids: torch.Tensor, attention: torch.Tensor, params: SamplingParams,
+           stop_ids: list[int], generator: torch.Generator) -> list[list[int]]:
+    """Left-padded prompts -> ``params.n`` token rows each (stop token excluded).
+
+    The prompt is run once; its KV cache is repeated for the n samples. Decoding stops when
+    every row has produced a stop token or ``max_new_tokens`` tokens.
+    """
+    n = params.n
+    positions = (attention.cumsum(-1) - 1).clamp(min=0)
+    out = model(input_ids=input_ids, attention_mask=attention, position_ids=positions,
+                use_cache=True)
+    cache = out.past_key_values
+    logits = out.logits[:, -1].float()
+    if n > 1:
+        cache.batch_repeat_interleave(n)
+        logits = logits.repeat_interleave(n, dim=0)
+        attention = attention.repeat_interleave(n, dim=0)
+        positions = positions.repeat_interleave(n, dim=0)
+    stop = torch.tensor(stop_ids, device=input_ids.device)
+    next_pos = positions[:, -1:] + 1
+    finished = torch.zeros(logits.shape[0], dtype=torch.bool, device=input_ids.device)
+    tokens: list[torch.Tensor] = []
+    for step in range(params.max_new_tokens):
+        token = sample_next(logits, params, generator)
+        token = token.masked_fill(finished, stop_ids[0])
+        tokens.append(token)
+        finished |= torch.isin(token, stop)
+        if bool(finished.all()) or step == params.max_new_tokens - 1:
+            break
+        attention = torch.cat([attention, torch.ones_like(attention[:, :1])], dim=-1)
+        out = model(input_ids=token[:, None], attention_mask=attention, position_ids=next_pos,
+                    past_key_values=cache, use_cache=True)
+        cache, logits, next_pos = out.past_key_values, out.logits[:, -1].float(), next_pos + 1
+    table = torch.stack(tokens, dim=1).tolist() if tokens else [[] for _ in range(len(finished))]
+    stops = set(stop_ids)
+    return [row[:next((i for i, t in enumerate(row) if t in stops), len(row)) + 1]
+            for row in table]
+
+
+def batch_seed(seed: int, batch_index: int) -> int:
+    digest = hashlib.sha256(f"{seed}:{batch_index}".encode()).digest()
+    return int.from_bytes(digest[:4], "little")
+
+
+class HFEngine:
+    name = "hf"
+
+    def __init__(self, model: str | object, tokenizer=None, device: str | None = None,
+                 dtype: str = "float32", trust_remote_code: bool = False,
+                 threads: int | None = None):
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        if threads:
+            torch.set_num_threads(threads)
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        if isinstance(model, str):
+            self.model_name = EMBEDDED_ID if model == EMBEDDED_NAME else model
+            path = resolve_model(model)
+            self.model = AutoModelForCausalLM.from_pretrained(
+                path, dtype=getattr(torch, dtype), trust_remote_code=trust_remote_code)
+            tokenizer = tokenizer or AutoTokenizer.from_pretrained(
+                path, trust_remote_code=trust_remote_code)
+        else:  # an already loaded model (tests, in-process evaluation after training)
+            self.model = model
+            self.model_name = getattr(model.config, "_name_or_path", "") or "in-memory"
+        clear_quantization(self.model)
+        self.model.to(self.device).eval()
+        self.tokenizer = tokenizer
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.stop_ids = self._stop_ids()
+
+    def _stop_ids(self) -> list[int]:
+        ids = set()
+        eos = self.model.generation_config.eos_token_id
+        ids.update(eos if isinstance(eos, list) else [eos] if eos is not None else [])
+        if self.tokenizer.eos_token_id is not None:
+            ids.add(self.tokenizer.eos_token_id)
+        return sorted(ids)
+
+    def prompt_text(self, messages: Messages) -> str:
+        return self.tokenizer.apply_chat_template(messages, tokenize=False,
+                                                  add_generation_prompt=True)
+
+    def _encode(self, prompts: Sequence[Messages]):
+        texts = [self.prompt_text(m) for m in prompts]
+        enc = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+        return enc["input_ids"].to(self.device), enc["attention_mask"].to(self.device)
+
+    @torch.inference_mode()
+    def generate(self, prompts: Sequence[Messages], params: SamplingParams,
+                 batch_index: int = 0) -> list[list[Generation]]:
+        if not prompts:
+            return []
+        input_ids, attention = self._encode(prompts)
+        generator = torch.Generator(device=self.device)
+        generator.manual_seed(batch_seed(params.seed, batch_index))
+        rows = decode(self.model, input_ids, attention, params, self.stop_ids, generator)
+        gens = [self._to_generation(row, params.max_new_tokens) for row in rows]
+        n = params.n
+        return [gens[i * n:(i + 1) * n] for i in range(len(prompts))]
+
+    def _to_generation(self, row: list[int], max_new_tokens: int) -> Generation:
+        stop = set(self.stop_ids)
+        end = next((i for i, t in enumerate(row) if t in stop), None)
+        tokens = row if end is None else row[:end]
+        truncated = end is None and len(row) >= max_new_tokens
+        text = self.tokenizer.decode(tokens, skip_special_tokens=True).strip()
+        return Generation(text=text, n_tokens=len(tokens), truncated=truncated)
+
+    @torch.inference_mode()
+    def loglikelihood(self, requests: Sequence[tuple[Messages, str]],
+                      batch_size: int = 16) -> list[float]:
+        scores: list[float] = []
+        for start in range(0, len(requests), batch_size):
+            chunk = requests[start:start + batch_size]
+            prompts = [self.prompt_text(m) for m, _ in chunk]
+            p_ids = [self.tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
+            c_ids = [self.tokenizer(c, add_special_tokens=False)["input_ids"] for _, c in chunk]
+            seqs = [p + c for p, c in zip(p_ids, c_ids)]
+            width = max(len(s) for s in seqs)
+            pad = self.tokenizer.pad_token_id
+            ids = torch.tensor([[pad] * (width - len(s)) + s for s in seqs], device=self.device)
+            mask = torch.tensor([[0] * (width - len(s)) + [1] * len(s) for s in seqs],
+                                device=self.device)
+            logits = self.model(input_ids=ids, attention_mask=mask).logits.float()
+            logprobs = torch.log_softmax(logits[:, :-1], dim=-1)
+            targets = ids[:, 1:]
+            token_lp = logprobs.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+            for row, c in enumerate(c_ids):
+                scores.append(float(token_lp[row, width - 1 - len(c):].sum()) if c else 0.0)
+        return scores

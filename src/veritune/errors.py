@@ -1,0 +1,25 @@
+"""Errors a user sees: each names the file, the line and the field when there is one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class VeritunError(Exception):
+    """Base class for errors veritune reports to the user without a traceback."""
+
+
+class InputError(VeritunError):
+    """Bad input: a malformed record, a missing field, an unknown config key."""
+
+    def __init__(self, message: str, path: str | Path | None = None, line: int | None = None,
+                 field: str | None = None):
+        self.path, self.line, self.field, self.reason = path, line, field, message
+        where = []
+        if path is not None:
+            where.append(str(path))
+        if line is not None:
+            where.append(f"line {line}")
+        if field is not None:
+            where.append(f"field '{field}'")
+        super().__init__(f"{', '.join(where)}: {message}" if where else message)

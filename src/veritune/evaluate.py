@@ -1,0 +1,146 @@
+"""Evaluation: greedy accuracy with the judge, per domain; best-of-n potential; answer shape.
+
+    veritune eval --model PATH_OR_NAME --questions FILE.jsonl --out DIR
+
+writes ``DIR/metrics.json`` and ``DIR/examples.jsonl`` (question, references, response, label,
+rationale, tokens, truncated, and the best-of-n count). The judge is the same one that labels
+training samples.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from veritune.config import EvalConfig
+from veritune.engines import Engine, SamplingParams
+from veritune.jsonl import atomic_write_json, write_records
+from veritune.judge import Judge
+from veritune.progress import progress
+from veritune.prompts import question_messages
+from veritune.records import Question
+
+
+@dataclass
+class Example:
+    id: str
+    domain: str
+    question: str
+    references: list[str]
+    response: str
+    label: str
+    rationale: str
+    n_tokens: int
+    truncated: bool
+    best_of_n_correct: int | None = None  # correct answers among n samples
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def has_repetition(text: str, n: int = 3) -> bool:
+    """True when some word n-gram occurs twice (a rambling, looping answer)."""
+    words = text.lower().split()
+    grams = [tuple(words[i:i + n]) for i in range(len(words) - n + 1)]
+    return len(grams) != len(set(grams))
+
+
+def _generate(engine: Engine, questions: Sequence[Question], params: SamplingParams,
+              prompt: str, batch_size: int, desc: str):
+    bar = progress(len(questions), desc, unit="q")
+    out = []
+    for b in range(0, len(questions), batch_size):
+        batch = questions[b:b + batch_size]
+        out += engine.generate([question_messages(q, prompt) for q in batch], params,
+                               batch_index=b // batch_size)
+        bar.update(len(batch))
+    bar.close()
+    return out
+
+
+def evaluate_questions(engine: Engine, questions: Sequence[Question], judge: Judge,
+                       cfg: EvalConfig, prompt: str, sample_temperature: float = 1.0,
+                       top_p: float = 1.0, top_k: int = 0, seed: int = 0) -> list[Example]:
+    greedy = SamplingParams(n=1, temperature=0.0, max_new_tokens=cfg.max_new_tokens, seed=seed)
+    gens = _generate(engine, questions, greedy, prompt, cfg.batch_size, "eval greedy")
+    verdicts = judge.judge_many([(q, g[0].text) for q, g in zip(questions, gens)])
+    examples = [Example(q.id, q.domain, q.question, list(q.answers), g[0].text, v.label,
+                        v.rationale, g[0].n_tokens, g[0].truncated)
+                for q, g, v in zip(questions, gens, verdicts)]
+    if cfg.best_of_n > 0:
+        temperature = cfg.best_of_n_temperature or sample_temperature
+        params = SamplingParams(n=cfg.best_of_n, temperature=temperature, top_p=top_p,
+                                top_k=top_k, max_new_tokens=cfg.max_new_tokens, seed=seed)
+        batch = max(1, cfg.batch_size // cfg.best_of_n)
+        samples = _generate(engine, questions, params, prompt, batch, f"eval best-of-{cfg.best_of_n}")
+        for ex, q, row in zip(examples, questions, samples):
+            labels = judge.judge_many([(q, g.text) for g in row])
+            ex.best_of_n_correct = sum(j.label == "correct" for j in labels)
+    return examples
+
+
+def summarize(examples: Sequence[Example], repetition_ngram: int = 3) -> dict:
+    n = len(examples)
+
+    def rate(flags) -> float:
+        flags = list(flags)
+        return round(sum(flags) / len(flags), 4) if flags else 0.0
+
+    by_domain: dict[str, list[Example]] = defaultdict(list)
+    for ex in examples:
+        by_domain[ex.domain].append(ex)
+    metrics = {
+        "accuracy": rate(ex.label == "correct" for ex in examples),
+        "n": n,
+        "per_domain": {d: {"accuracy": rate(e.label == "correct" for e in exs), "n": len(exs)}
+                       for d, exs in sorted(by_domain.items())},
+        "labels": {lab: sum(ex.label == lab for ex in examples)
+                   for lab in ("correct", "incorrect", "uncertain")},
+        "mean_response_tokens": round(sum(ex.n_tokens for ex in examples) / n, 2) if n else 0.0,
+        "truncated_rate": rate(ex.truncated for ex in examples),
+        "repetition_rate": rate(has_repetition(ex.response, repetition_ngram) for ex in examples),
+    }
+    if examples and examples[0].best_of_n_correct is not None:
+        metrics["best_of_n"] = rate(ex.best_of_n_correct > 0 for ex in examples)
+        for d, exs in by_domain.items():
+            metrics["per_domain"][d]["best_of_n"] = rate(e.best_of_n_correct > 0 for e in exs)
+    return metrics
+
+
+def write_eval(out_dir: str | Path, examples: Sequence[Example], metrics: dict) -> None:
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_records(out_dir / "examples.jsonl", examples)
+    atomic_write_json(out_dir / "metrics.json", metrics)
+
+
+def run_eval(engine: Engine, questions: Sequence[Question], judge: Judge, cfg: EvalConfig,
+             prompt: str, out_dir: str | Path, **sampling) -> dict:
+    start = time.perf_counter()
+    examples = evaluate_questions(engine, questions, judge, cfg, prompt, **sampling)
+    metrics = summarize(examples, cfg.repetition_ngram)
+    metrics["model"] = engine.model_name
+    metrics["seconds"] = round(time.perf_counter() - start, 1)
+    write_eval(out_dir, examples, metrics)
+    return metrics
+
+
+def compare(base: Sequence[dict], tuned: Sequence[dict]) -> dict:
+    """Flips between two evaluations of the same questions, with an exact McNemar p-value."""
+    from scipy.stats import binomtest
+
+    before = {e["id"]: e["label"] == "correct" for e in base}
+    after = {e["id"]: e["label"] == "correct" for e in tuned}
+    common = sorted(set(before) & set(after))
+    up = sum(after[i] and not before[i] for i in common)
+    down = sum(before[i] and not after[i] for i in common)
+    p = binomtest(up, up + down, 0.5).pvalue if up + down else 1.0
+    return {"n": len(common), "wrong_to_right": up, "right_to_wrong": down,
+            "accuracy_before": round(sum(before[i] for i in common) / len(common), 4)
+            if common else 0.0,
+            "accuracy_after": round(sum(after[i] for i in common) / len(common), 4)
+            if common else 0.0,
+            "mcnemar_p": round(float(p), 6)}

@@ -1,0 +1,94 @@
+"""Preference pairs from verdicts: (correct, incorrect) answers of the same question.
+
+    veritune pairs --questions questions.jsonl --samples samples.jsonl \
+        --verdicts verdicts.jsonl --out DIR [--k 4] [--export-trl FILE]
+
+For each question: chosen candidates are its correct samples, rejected its incorrect ones
+(uncertain samples are dropped). Every (chosen, rejected) combination is a candidate pair; at
+most K are kept per question, seeded. With ``chosen: concise`` the shortest correct answers
+are used first, so DPO does not learn that longer answers are better; with
+``drop_truncated`` an answer cut off by max_new_tokens is never chosen. Questions with only
+one kind of answer give no DPO pair. SFT targets are the (kept) correct samples.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from typing import Mapping, Sequence
+
+from veritune.config import PairsConfig
+from veritune.prompts import question_messages
+from veritune.records import Pair, Question, Sample, Verdict
+
+
+def _distinct(samples: list[Sample], on: bool) -> list[Sample]:
+    if not on:
+        return samples
+    seen, out = set(), []
+    for s in samples:
+        key = " ".join(s.text.split()).lower()
+        if key not in seen:
+            seen.add(key)
+            out.append(s)
+    return out
+
+
+def split_by_label(samples: Sequence[Sample], verdicts: Sequence[Verdict],
+                   cfg: PairsConfig) -> dict[str, tuple[list[Sample], list[Sample]]]:
+    """question id -> (chosen candidates, rejected candidates), chosen ordered by preference."""
+    labels = {(v.question_id, v.sample_index): v.label for v in verdicts}
+    groups: dict[str, tuple[list[Sample], list[Sample]]] = defaultdict(lambda: ([], []))
+    for s in sorted(samples, key=lambda s: (s.question_id, s.index)):
+        label = labels.get((s.question_id, s.index))
+        good, bad = groups[s.question_id]
+        if label == "correct" and s.text.strip() and not (cfg.drop_truncated and s.truncated):
+            good.append(s)
+        elif label == "incorrect" and s.text.strip():
+            bad.append(s)
+    out = {}
+    for qid, (good, bad) in groups.items():
+        if cfg.chosen == "concise":
+            good = sorted(good, key=lambda s: (s.n_tokens or len(s.text), s.index))
+        out[qid] = (_distinct(good, cfg.distinct), _distinct(bad, cfg.distinct))
+    return out
+
+
+def select_pairs(good: list[Sample], bad: list[Sample], k: int, concise: bool,
+                 rng: random.Random) -> list[tuple[Sample, Sample]]:
+    """At most k (chosen, rejected) pairs. Concise: pairs whose chosen is shortest first."""
+    candidates = [(g, b) for g in good for b in bad]
+    rng.shuffle(candidates)
+    if concise:  # stable sort keeps the random order within one chosen length
+        candidates.sort(key=lambda p: p[0].n_tokens or len(p[0].text))
+    return candidates[:k]
+
+
+def build_pairs(questions: Mapping[str, Question], samples: Sequence[Sample],
+                verdicts: Sequence[Verdict], cfg: PairsConfig, prompt: str,
+                seed: int = 0) -> tuple[list[Pair], list[Pair]]:
+    """(DPO pairs, SFT targets)."""
+    pairs, sft = [], []
+    for qid, (good, bad) in sorted(split_by_label(samples, verdicts, cfg).items()):
+        messages = question_messages(questions[qid], prompt)
+        rng = random.Random(f"{seed}:{qid}")
+        for g, b in select_pairs(good, bad, cfg.max_pairs_per_question,
+                                 cfg.chosen == "concise", rng):
+            pairs.append(Pair(question_id=qid, prompt=messages, chosen=g.text, rejected=b.text,
+                              kind="self", chosen_index=g.index, rejected_index=b.index))
+        for g in good[:cfg.max_pairs_per_question]:
+            sft.append(Pair(question_id=qid, prompt=messages, chosen=g.text, rejected=None,
+                            kind="sft", chosen_index=g.index))
+    return pairs, sft
+
+
+def pair_stats(pairs: Sequence[Pair], sft: Sequence[Pair], n_questions: int) -> dict:
+    def mean_words(texts):
+        texts = list(texts)
+        return round(sum(len(t.split()) for t in texts) / len(texts), 2) if texts else 0.0
+
+    return {"pairs": len(pairs), "sft_targets": len(sft),
+            "questions": n_questions,
+            "questions_with_pairs": len({p.question_id for p in pairs}),
+            "mean_chosen_words": mean_words(p.chosen for p in pairs),
+            "mean_rejected_words": mean_words(p.rejected for p in pairs)}

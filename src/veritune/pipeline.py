@@ -1,0 +1,234 @@
+"""The PKUE pipeline: each stage reads the records of the one before it in the run directory.
+
+    veritune run configs/quickstart.yaml
+
+data -> sample -> judge -> pairs -> train -> eval -> report. Each stage is skipped when it
+finished with the same config and inputs, and resumes when it was interrupted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Callable
+
+from veritune.config import RunConfig, config_hash, dump_config
+from veritune.engines import SamplingParams, make_engine
+from veritune.jsonl import atomic_write_text, read_records, write_records
+from veritune.records import Pair, Question, Sample, Verdict
+from veritune.runstore import RunStore
+
+STAGES = ("data", "sample", "judge", "pairs", "train", "eval", "report")
+
+
+def build_questions(cfg: RunConfig) -> list[Question]:
+    from veritune.data import assign_splits, kb_questions, load_questions, subsample_entities
+
+    d = cfg.data
+    if d.source == "kb":
+        questions = kb_questions(d.relations, seed=cfg.seed)
+    else:
+        questions = load_questions(d.source, format=d.format, columns=d.columns)
+    questions = subsample_entities(questions, d.max_entities_per_domain, seed=cfg.seed)
+    if all(q.split == "train" for q in questions):  # no split given: make one by entity
+        questions = assign_splits(questions, d.test_fraction, d.validation_fraction,
+                                  seed=cfg.seed, max_test_per_domain=d.max_test_per_domain)
+    if cfg.limit:
+        kept: dict[str, int] = {}
+        limited = []
+        for q in questions:
+            if kept.get(q.split, 0) < cfg.limit:
+                kept[q.split] = kept.get(q.split, 0) + 1
+                limited.append(q)
+        questions = limited
+    return questions
+
+
+def build_judge(cfg: RunConfig, questions: list[Question]):
+    """The configured judge; the lexical one learns each domain's competing answers from the
+    questions (another value of the same relation in an answer makes it incorrect)."""
+    from veritune.judge import LexicalJudge, make_judge
+
+    if cfg.judge.name == "lexical":
+        return LexicalJudge.for_questions([q for q in questions if q.source == "kb"])
+    return make_judge(cfg.judge.name)
+
+
+class Pipeline:
+    def __init__(self, cfg: RunConfig, log: Callable[[str], None] = print):
+        self.cfg = cfg
+        self.store = RunStore(cfg.run_dir)
+        self.log = log
+        self._engines: dict[str, object] = {}
+        atomic_write_text(self.store.path("config.yaml"), dump_config(cfg))
+
+    # -- helpers ------------------------------------------------------------------------------
+    def p(self, name: str) -> Path:
+        return self.store.path(name)
+
+    def questions(self, splits: list[str] | None = None) -> list[Question]:
+        qs = read_records(self.p("questions.jsonl"), Question.from_dict)
+        return [q for q in qs if splits is None or q.split in splits]
+
+    def engine(self, model: str):
+        if model not in self._engines:
+            self._engines.clear()  # one model in memory at a time
+            m = self.cfg.model
+            self._engines[model] = make_engine(m.engine, model, dtype=m.dtype, device=m.device,
+                                               trust_remote_code=m.trust_remote_code)
+        return self._engines[model]
+
+    def hash(self, *parts) -> str:
+        return config_hash([dataclasses.asdict(x) if dataclasses.is_dataclass(x) else x
+                            for x in parts])
+
+    # -- stages -------------------------------------------------------------------------------
+    def data(self) -> None:
+        cfg = self.cfg
+        src = [Path(cfg.data.source)] if cfg.data.source != "kb" and \
+            not cfg.data.source.startswith("hf:") else []
+        out = self.p("questions.jsonl")
+        if not self.store.begin("data", self.hash(cfg.data, cfg.seed, cfg.limit), src, [out]):
+            return self.log("data: up to date")
+        questions = build_questions(cfg)
+        write_records(out, questions)
+        counts = {s: sum(q.split == s for q in questions) for s in ("train", "validation", "test")}
+        counts["domains"] = len({q.domain for q in questions})
+        self.store.finish("data", counts)
+        self.log(f"data: {len(questions)} questions {counts}")
+
+    def sample(self) -> None:
+        from veritune.sample import sample_questions
+
+        cfg, s = self.cfg, self.cfg.sample
+        out = self.p("samples.jsonl")
+        h = self.hash(s, cfg.model, cfg.prompt, cfg.seed)
+        if not self.store.begin("sample", h, [self.p("questions.jsonl")], [out]):
+            return self.log("sample: up to date")
+        params = SamplingParams(n=s.n, temperature=s.temperature, top_p=s.top_p, top_k=s.top_k,
+                                max_new_tokens=s.max_new_tokens, seed=cfg.seed)
+        counts = sample_questions(self.engine(cfg.model.name), self.questions(s.splits), params,
+                                  out, cfg.prompt, s.batch_size)
+        self.store.finish("sample", counts)
+        self.log(f"sample: {counts}")
+
+    def judge(self) -> None:
+        from veritune.verdicts import judge_samples, label_counts
+
+        out = self.p("verdicts.jsonl")
+        inputs = [self.p("questions.jsonl"), self.p("samples.jsonl")]
+        if not self.store.begin("judge", self.hash(self.cfg.judge), inputs, [out]):
+            return self.log("judge: up to date")
+        questions = self.questions()
+        samples = read_records(inputs[1], Sample.from_dict)
+        judge_samples(build_judge(self.cfg, questions), {q.id: q for q in questions}, samples, out)
+        counts = label_counts(read_records(out, Verdict.from_dict))
+        self.store.finish("judge", counts)
+        self.log(f"judge: {counts}")
+
+    def pairs(self) -> None:
+        from veritune.pairs import build_pairs, pair_stats
+
+        cfg = self.cfg
+        outs = [self.p("pairs.jsonl"), self.p("sft.jsonl"), self.p("pairs.trl.jsonl")]
+        inputs = [self.p(n) for n in ("questions.jsonl", "samples.jsonl", "verdicts.jsonl")]
+        if not self.store.begin("pairs", self.hash(cfg.pairs, cfg.prompt, cfg.seed), inputs, outs):
+            return self.log("pairs: up to date")
+        questions = {q.id: q for q in self.questions(cfg.sample.splits)}
+        samples = read_records(inputs[1], Sample.from_dict)
+        verdicts = read_records(inputs[2], Verdict.from_dict)
+        pairs, sft = build_pairs(questions, samples, verdicts, cfg.pairs, cfg.prompt, cfg.seed)
+        write_records(outs[0], pairs)
+        write_records(outs[1], sft)
+        write_records(outs[2], [p.to_trl() for p in pairs])
+        counts = pair_stats(pairs, sft, len(questions))
+        self.store.finish("pairs", counts)
+        self.log(f"pairs: {counts}")
+
+    def train(self) -> None:
+        from veritune.train import train, write_model_card
+
+        cfg = self.cfg
+        model_dir = self.p("model")
+        inputs = [self.p("pairs.jsonl"), self.p("sft.jsonl")]
+        outs = [model_dir, self.p("train_log.jsonl")]
+        if not self.store.begin("train", self.hash(cfg.train, cfg.model, cfg.seed), inputs, outs):
+            return self.log("train: up to date")
+        self._engines.clear()
+        pairs = read_records(inputs[0], Pair.from_dict, unique=False)
+        sft = read_records(inputs[1], Pair.from_dict, unique=False)
+        result = train(cfg.model.name, pairs, sft, cfg.train, self.store.dir, seed=cfg.seed,
+                       trust_remote_code=cfg.model.trust_remote_code)
+        write_records(outs[1], result["history"])
+        counts = {"method": result["method"], "pairs": result["pairs"],
+                  "sft_targets": result["sft_targets"], "steps": _last(result["history"], "step"),
+                  "final_loss": _last(result["history"], "train_loss")}
+        write_model_card(model_dir, cfg.model.name, cfg.train.method, counts)
+        self.store.finish("train", counts)
+        self.log(f"train: {counts}")
+
+    def eval(self) -> None:
+        from veritune.evaluate import compare, run_eval
+
+        cfg = self.cfg
+        models = {"base": cfg.model.name}
+        if self.p("model").exists():
+            models["tuned"] = str(self.p("model"))
+        questions_all = self.questions()
+        judge = build_judge(cfg, questions_all)
+        sampling = dict(sample_temperature=cfg.sample.temperature, top_p=cfg.sample.top_p,
+                        top_k=cfg.sample.top_k, seed=cfg.seed)
+        h = self.hash(cfg.eval, cfg.judge, cfg.prompt, sampling, cfg.model)
+        for label, model in models.items():
+            inputs = [self.p("questions.jsonl")] + ([self.p("model")] if label == "tuned" else [])
+            out = self.p(f"eval/{label}")
+            if not self.store.begin(f"eval/{label}", h, inputs, [out]):
+                self.log(f"eval/{label}: up to date")
+                continue
+            counts = {}
+            for split in cfg.eval.splits:
+                qs = [q for q in questions_all if q.split == split]
+                if not qs:
+                    continue
+                m = run_eval(self.engine(model), qs, judge, cfg.eval, cfg.prompt,
+                             out / split, **sampling)
+                counts[split] = {k: m[k] for k in ("accuracy", "n", "mean_response_tokens",
+                                                   "truncated_rate") if k in m}
+                counts[split]["best_of_n"] = m.get("best_of_n")
+                self.log(f"eval/{label}/{split}: accuracy {m['accuracy']:.3f} "
+                         f"(n={m['n']}), best-of-n {m.get('best_of_n')}, "
+                         f"mean tokens {m['mean_response_tokens']}, "
+                         f"truncated {m['truncated_rate']:.2f}")
+            self.store.finish(f"eval/{label}", counts)
+        if "tuned" in models:
+            for split in cfg.eval.splits:
+                base_f, tuned_f = (self.p(f"eval/{m}/{split}/examples.jsonl")
+                                   for m in ("base", "tuned"))
+                if base_f.exists() and tuned_f.exists():
+                    result = compare(_read_jsonl(base_f), _read_jsonl(tuned_f))
+                    (self.p("eval") / f"compare_{split}.json").write_text(
+                        json.dumps(result, indent=2) + "\n")
+                    self.log(f"eval/{split}: base {result['accuracy_before']:.3f} -> tuned "
+                             f"{result['accuracy_after']:.3f}; wrong->right "
+                             f"{result['wrong_to_right']}, right->wrong "
+                             f"{result['right_to_wrong']}, McNemar p={result['mcnemar_p']}")
+
+    def report(self) -> None:
+        from veritune.report import write_report
+
+        path = write_report(self.store.dir)
+        self.log(f"report: {path}")
+
+    def run(self, stages: tuple[str, ...] = STAGES) -> None:
+        for name in stages:
+            getattr(self, name)()
+
+
+def _last(history: list[dict], key: str):
+    values = [row[key] for row in history if key in row]
+    return values[-1] if values else None
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]

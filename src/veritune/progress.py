@@ -1,0 +1,12 @@
+"""Progress bars with counts and rates (tqdm), quiet when ``VERITUNE_QUIET`` is set."""
+
+from __future__ import annotations
+
+import os
+
+from tqdm.auto import tqdm
+
+
+def progress(total: int, desc: str, unit: str = "it", initial: int = 0) -> tqdm:
+    return tqdm(total=total, desc=desc, unit=unit, initial=initial, dynamic_ncols=True,
+                disable=bool(os.environ.get("VERITUNE_QUIET")), smoothing=0.1)

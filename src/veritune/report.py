@@ -1,0 +1,111 @@
+"""report.md and a per-domain before/after figure, from what the run directory holds.
+
+    veritune report runs/quickstart
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from veritune.jsonl import atomic_write_text
+
+
+def _load(path: Path) -> dict | None:
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _pct(x) -> str:
+    return "–" if x is None else f"{100 * x:.1f}"
+
+
+def domain_table(base: dict, tuned: dict | None) -> list[str]:
+    rows = ["| domain | n | base acc | tuned acc | Δ | base best-of-n | tuned best-of-n |",
+            "|---|---:|---:|---:|---:|---:|---:|"]
+    domains = dict(base["per_domain"])
+    domains["**all**"] = {"accuracy": base["accuracy"], "n": base["n"],
+                          "best_of_n": base.get("best_of_n")}
+    for d, b in domains.items():
+        t = (tuned or {}).get("per_domain", {}).get(d) if d != "**all**" else tuned
+        ta = t.get("accuracy") if t else None
+        delta = f"{100 * (ta - b['accuracy']):+.1f}" if ta is not None else "–"
+        rows.append(f"| {d} | {b['n']} | {_pct(b['accuracy'])} | {_pct(ta)} | {delta} | "
+                    f"{_pct(b.get('best_of_n'))} | {_pct(t.get('best_of_n') if t else None)} |")
+    return rows
+
+
+def shape_table(base: dict, tuned: dict | None) -> list[str]:
+    rows = ["| answers | base | tuned |", "|---|---:|---:|"]
+    for key in ("mean_response_tokens", "truncated_rate", "repetition_rate"):
+        rows.append(f"| {key} | {base.get(key)} | {(tuned or {}).get(key, '–')} |")
+    return rows
+
+
+def plot_domains(base: dict, tuned: dict | None, path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    domains = list(base["per_domain"])
+    x = range(len(domains))
+    fig, ax = plt.subplots(figsize=(max(6, 1.1 * len(domains)), 4))
+    width = 0.4
+    ax.bar([i - width / 2 for i in x], [100 * base["per_domain"][d]["accuracy"] for d in domains],
+           width, label="base")
+    if tuned:
+        ax.bar([i + width / 2 for i in x],
+               [100 * tuned["per_domain"].get(d, {}).get("accuracy", 0) for d in domains],
+               width, label="tuned")
+    ax.set_xticks(list(x), domains, rotation=30, ha="right")
+    ax.set_ylabel("greedy accuracy (%)")
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_report(run_dir: str | Path) -> Path:
+    run_dir = Path(run_dir)
+    manifest = _load(run_dir / "manifest.json") or {"stages": {}}
+    stages = manifest["stages"]
+    lines = [f"# veritune run: {run_dir.name}", ""]
+    data = stages.get("data", {}).get("counts")
+    if data:
+        lines += ["## Data", "", ", ".join(f"{k}: {v}" for k, v in data.items()), ""]
+    if stages.get("judge", {}).get("counts"):
+        lines += ["## Training samples (judge labels)", "",
+                  ", ".join(f"{k}: {v}" for k, v in stages["judge"]["counts"].items()), ""]
+    if stages.get("pairs", {}).get("counts"):
+        lines += ["## Pairs", "", "| statistic | value |", "|---|---:|"]
+        lines += [f"| {k} | {v} |" for k, v in stages["pairs"]["counts"].items()] + [""]
+    if stages.get("train", {}).get("counts"):
+        lines += ["## Training", "",
+                  ", ".join(f"{k}: {v}" for k, v in stages["train"]["counts"].items()), ""]
+    eval_dir = run_dir / "eval"
+    splits = sorted(p.name for p in (eval_dir / "base").iterdir()) if (eval_dir / "base").is_dir() \
+        else []
+    for split in splits:
+        base = _load(eval_dir / "base" / split / "metrics.json")
+        tuned = _load(eval_dir / "tuned" / split / "metrics.json")
+        if not base:
+            continue
+        lines += [f"## Evaluation: {split} split (greedy accuracy, %)", ""]
+        lines += domain_table(base, tuned) + [""] + shape_table(base, tuned) + [""]
+        cmp = _load(eval_dir / f"compare_{split}.json")
+        if cmp:
+            lines += [f"Flips: wrong→right {cmp['wrong_to_right']}, right→wrong "
+                      f"{cmp['right_to_wrong']} (exact McNemar p = {cmp['mcnemar_p']}).", ""]
+        fig = run_dir / "figures" / f"accuracy_per_domain_{split}.png"
+        plot_domains(base, tuned, fig, f"Greedy accuracy per domain ({split})")
+        lines += [f"![accuracy per domain]({fig.relative_to(run_dir)})", ""]
+    lines += ["## Timings (seconds)", "", "| stage | seconds |", "|---|---:|"]
+    lines += [f"| {name} | {e.get('seconds', '–')} |" for name, e in stages.items()] + [""]
+    if manifest.get("versions"):
+        lines += ["## Versions", "", ", ".join(f"{k} {v}" for k, v in manifest["versions"].items()),
+                  ""]
+    path = run_dir / "report.md"
+    atomic_write_text(path, "\n".join(lines))
+    return path
