@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -21,6 +22,20 @@ import yaml
 from veritune.errors import InputError
 
 DEFAULT_PROMPT = "Answer with just the answer. {question}"
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML 1.1 reads ``1e-5`` as a string; read it as the float everyone means."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"))
+
+
+def _yaml_load(text: str):
+    return yaml.load(text, Loader=_Loader)
 
 
 @dataclass
@@ -176,6 +191,8 @@ def _coerce(value: Any, hint: Any, key: str, path: Any, lines: dict[str, int]) -
                 continue
         raise InputError(f"invalid value {value!r}", path=path, line=line, field=key)
     if dataclasses.is_dataclass(hint):
+        if value is None:  # a section whose keys are all commented out
+            value = {}
         if not isinstance(value, dict):
             raise InputError("expected a mapping", path=path, line=line, field=key)
         return _build(hint, value, path, lines, key + ".")
@@ -215,17 +232,20 @@ def _build(cls: type, values: dict, path: Any, lines: dict[str, int], prefix: st
                          field=e.field) from None
 
 
-def _apply_override(tree: dict, assignment: str) -> None:
+def _apply_override(tree: dict, assignment: str, lines: dict[str, int]) -> None:
     if "=" not in assignment:
         raise InputError(f"--set expects key=value, got {assignment!r}", field="--set")
     key, raw = assignment.split("=", 1)
     parts = key.strip().split(".")
     node = tree
     for part in parts[:-1]:
-        node = node.setdefault(part, {})
+        if node.get(part) is None:
+            node[part] = {}
+        node = node[part]
         if not isinstance(node, dict):
             raise InputError(f"{part} is not a section", field=key)
-    node[parts[-1]] = yaml.safe_load(raw) if raw.strip() else None
+    node[parts[-1]] = _yaml_load(raw) if raw.strip() else None
+    lines.pop(key.strip(), None)  # the value no longer comes from the file
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> RunConfig:
@@ -237,7 +257,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
             raise InputError("config file not found", path=path)
         text = path.read_text(encoding="utf-8")
         try:
-            tree = yaml.safe_load(text) or {}
+            tree = _yaml_load(text) or {}
             lines = _key_lines(yaml.compose(text))
         except yaml.YAMLError as e:
             mark = getattr(e, "problem_mark", None)
@@ -246,7 +266,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         if not isinstance(tree, dict):
             raise InputError("expected a mapping at the top level", path=path)
     for assignment in overrides or []:
-        _apply_override(tree, assignment)
+        _apply_override(tree, assignment, lines)
     return _build(RunConfig, tree, path, lines)
 
 

@@ -71,7 +71,8 @@ def evaluate_questions(engine: Engine, questions: Sequence[Question], judge: Jud
                         v.rationale, g[0].n_tokens, g[0].truncated)
                 for q, g, v in zip(questions, gens, verdicts)]
     if cfg.best_of_n > 0:
-        temperature = cfg.best_of_n_temperature or sample_temperature
+        temperature = (sample_temperature if cfg.best_of_n_temperature is None
+                       else cfg.best_of_n_temperature)
         params = SamplingParams(n=cfg.best_of_n, temperature=temperature, top_p=top_p,
                                 top_k=top_k, max_new_tokens=cfg.max_new_tokens, seed=seed)
         batch = max(1, cfg.batch_size // cfg.best_of_n)
@@ -103,7 +104,7 @@ def summarize(examples: Sequence[Example], repetition_ngram: int = 3) -> dict:
         "truncated_rate": rate(ex.truncated for ex in examples),
         "repetition_rate": rate(has_repetition(ex.response, repetition_ngram) for ex in examples),
     }
-    if examples and examples[0].best_of_n_correct is not None:
+    if examples and all(ex.best_of_n_correct is not None for ex in examples):
         metrics["best_of_n"] = rate(ex.best_of_n_correct > 0 for ex in examples)
         for d, exs in by_domain.items():
             metrics["per_domain"][d]["best_of_n"] = rate(e.best_of_n_correct > 0 for e in exs)

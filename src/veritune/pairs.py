@@ -18,6 +18,7 @@ from collections import defaultdict
 from typing import Mapping, Sequence
 
 from veritune.config import PairsConfig
+from veritune.errors import InputError
 from veritune.prompts import question_messages
 from veritune.records import Pair, Question, Sample, Verdict
 
@@ -69,6 +70,10 @@ def build_pairs(questions: Mapping[str, Question], samples: Sequence[Sample],
                 seed: int = 0) -> tuple[list[Pair], list[Pair]]:
     """(DPO pairs, SFT targets)."""
     pairs, sft = [], []
+    unknown = {s.question_id for s in samples} - set(questions)
+    if unknown:
+        raise InputError(f"samples refer to {len(unknown)} question(s) not in the question file, "
+                         f"e.g. {sorted(unknown)[0]!r}", field="question_id")
     for qid, (good, bad) in sorted(split_by_label(samples, verdicts, cfg).items()):
         messages = question_messages(questions[qid], prompt)
         rng = random.Random(f"{seed}:{qid}")

@@ -35,14 +35,25 @@ def build_questions(cfg: RunConfig) -> list[Question]:
         questions = assign_splits(questions, d.test_fraction, d.validation_fraction,
                                   seed=cfg.seed, max_test_per_domain=d.max_test_per_domain)
     if cfg.limit:
-        kept: dict[str, int] = {}
-        limited = []
-        for q in questions:
-            if kept.get(q.split, 0) < cfg.limit:
-                kept[q.split] = kept.get(q.split, 0) + 1
-                limited.append(q)
-        questions = limited
+        questions = limit_per_split(questions, cfg.limit)
     return questions
+
+
+def limit_per_split(questions: list[Question], limit: int) -> list[Question]:
+    """At most ``limit`` questions per split, taken round-robin across domains."""
+    by_key: dict[tuple[str, str], list[Question]] = {}
+    for q in questions:
+        by_key.setdefault((q.split, q.domain), []).append(q)
+    kept: list[Question] = []
+    for split in dict.fromkeys(q.split for q in questions):
+        queues = [qs for (s, _), qs in by_key.items() if s == split]
+        taken = 0
+        for i in range(max(len(qs) for qs in queues)):
+            for qs in queues:
+                if i < len(qs) and taken < limit:
+                    kept.append(qs[i])
+                    taken += 1
+    return kept
 
 
 def build_judge(cfg: RunConfig, questions: list[Question]):

@@ -52,7 +52,7 @@ class Record:
     @classmethod
     def _known(cls, d: dict) -> dict:
         names = {f.name for f in dataclasses.fields(cls)}
-        return {k: v for k, v in d.items() if k in names}
+        return {k: v for k, v in d.items() if k in names and v is not None}
 
 
 @dataclass
@@ -85,7 +85,7 @@ class Question(Record):
         _string_list(d, "wrong_answers", nonempty=False)
         for name in ("domain", "entity", "lang", "source", "split"):
             _check(d, name, str, required=False)
-        if d.get("split", "train") not in SPLITS:
+        if (d.get("split") or "train") not in SPLITS:
             raise InputError(f"must be one of {', '.join(SPLITS)}, got {d['split']!r}",
                              field="split")
         q = cls(**cls._known(d))

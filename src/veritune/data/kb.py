@@ -23,6 +23,11 @@ N_WRONG = 3
 CONTINENTS = {"EU": "Europe", "AS": "Asia", "AF": "Africa", "NA": "North America",
               "SA": "South America", "OC": "Oceania", "AN": "Antarctica"}
 
+# The adjective answers the same question ("Peru is a South American country").
+CONTINENT_ADJECTIVES = {"Europe": "European", "Asia": "Asian", "Africa": "African",
+                        "North America": "North American", "South America": "South American",
+                        "Oceania": "Oceanian"}
+
 # Rows that name no current country (dissolved states).
 OBSOLETE_ISO = {"AN", "CS"}  # Netherlands Antilles, Serbia and Montenegro
 
@@ -125,7 +130,9 @@ def _country_continent(seed: int) -> list[Question]:
     for c in _countries():
         if c["continent"] not in CONTINENTS or c["continent"] == "AN":
             continue  # Antarctica and its islands: no country, no useful question
-        answers = [CONTINENTS[c["continent"]]] + CONTINENT_ALIASES.get(c["iso"], [])
+        continents = [CONTINENTS[c["continent"]]] + CONTINENT_ALIASES.get(c["iso"], [])
+        answers = continents + [CONTINENT_ADJECTIVES[x] for x in continents
+                                if x in CONTINENT_ADJECTIVES]
         out.append(_question("country_continent", c["iso"], f"country:{c['iso']}",
                              f"On which continent is {c['name']}?", answers, [names], seed))
     return out
