@@ -261,3 +261,26 @@ def test_symbol_words_with_domain_competitors(response, label):
     judge = LexicalJudge.for_questions(ELEMENT_SYMBOLS)
     verdict = judge.judge(ELEMENT_SYMBOLS[0], response)
     assert verdict.label == label, verdict.rationale
+
+
+@pytest.mark.parametrize("response,label", [
+    ("What's the capital of Guinea-Bissau?", "incorrect"),
+    ("Guinea-Bissau is a country in West Africa.", "incorrect"),
+    ("The capital of Guinea-Bissau is Bissau.", "correct"),
+    ("Bissau", "correct"),
+])
+def test_reference_inside_an_echo_of_the_question_does_not_count(response, label):
+    q = Question(id="gw", question="What is the capital of Guinea-Bissau?", answers=["Bissau"],
+                 domain="country_capital")
+    assert LexicalJudge().judge(q, response).label == label
+
+
+@pytest.mark.parametrize("response,label", [
+    ("The capital of Luxembourg is Luxembourg.", "correct"),
+    ("The capital of Luxembourg is Brussels.", "incorrect"),
+    ("Luxembourg City", "correct"),
+])
+def test_capital_named_like_its_country(response, label):
+    q = Question(id="lu", question="What is the capital of Luxembourg?",
+                 answers=["Luxembourg", "Luxembourg City"], domain="country_capital")
+    assert LexicalJudge().judge(q, response).label == label

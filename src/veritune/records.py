@@ -106,6 +106,7 @@ class Sample(Record):
     top_k: int = 0
     max_new_tokens: int = 0
     seed: int = 0
+    n: int = 0  # samples drawn for this question in the same call
     n_tokens: int = 0
     truncated: bool = False  # hit max_new_tokens without an end-of-turn token
 

@@ -15,25 +15,47 @@ from pathlib import Path
 from typing import Sequence
 
 from veritune.engines import Engine, SamplingParams
+from veritune.errors import InputError
 from veritune.jsonl import RecordWriter, read_records, repair_tail
 from veritune.progress import progress
 from veritune.prompts import question_messages
 from veritune.records import Question, Sample
 
 
-def existing_keys(path: Path, parse) -> set[tuple]:
-    """Keys of the records already written (after cutting a torn last line)."""
+def existing_records(path: Path, parse) -> list:
+    """The records already written (after cutting a torn last line)."""
     if not path.exists():
-        return set()
+        return []
     repair_tail(path)
-    return {r.key for r in read_records(path, parse, unique=False)}
+    return read_records(path, parse, unique=False)
+
+
+def existing_keys(path: Path, parse) -> set[tuple]:
+    return {r.key for r in existing_records(path, parse)}
+
+
+SETTINGS = ("model", "temperature", "top_p", "top_k", "max_new_tokens", "seed", "n")
+
+
+def check_same_settings(path: Path, existing: Sequence[Sample], wanted: dict) -> None:
+    """Resuming is only sound with the settings the file was started with."""
+    for lineno, s in enumerate(existing, start=1):
+        for key in SETTINGS:
+            if getattr(s, key) != wanted[key]:
+                raise InputError(f"holds samples drawn with {key}={getattr(s, key)!r}, not "
+                                 f"{wanted[key]!r}; resume with the same settings, or write to "
+                                 "another folder", path=path, line=lineno, field=key)
 
 
 def sample_questions(engine: Engine, questions: Sequence[Question], params: SamplingParams,
                      out_path: str | Path, prompt: str, batch_size: int = 8) -> dict:
     """Append ``params.n`` Sample records per question to ``out_path``; return counts."""
     out_path = Path(out_path)
-    done = existing_keys(out_path, Sample.from_dict)
+    existing = existing_records(out_path, Sample.from_dict)
+    check_same_settings(out_path, existing, dict(
+        model=engine.model_name, temperature=params.temperature, top_p=params.top_p,
+        top_k=params.top_k, max_new_tokens=params.max_new_tokens, seed=params.seed, n=params.n))
+    done = {s.key for s in existing}
     batches = [questions[i:i + batch_size] for i in range(0, len(questions), batch_size)]
     todo = [(b, batch) for b, batch in enumerate(batches)
             if any((q.id, k) not in done for q in batch for k in range(params.n))]
@@ -52,7 +74,7 @@ def sample_questions(engine: Engine, questions: Sequence[Question], params: Samp
                         question_id=q.id, index=k, text=g.text, model=engine.model_name,
                         engine=engine.name, temperature=params.temperature, top_p=params.top_p,
                         top_k=params.top_k, max_new_tokens=params.max_new_tokens,
-                        seed=params.seed, n_tokens=g.n_tokens, truncated=g.truncated))
+                        seed=params.seed, n=params.n, n_tokens=g.n_tokens, truncated=g.truncated))
                     tokens += g.n_tokens
             writer.flush()
             bar.update(len(batch))

@@ -180,6 +180,26 @@ def _marker(s: _Statement, spans: list[tuple]) -> tuple[str, str] | None:
     return None
 
 
+def _echo_spans(question: Question, s: _Statement) -> list[tuple]:
+    """Spans of ``s`` that repeat the question's words around a reference it contains.
+
+    "Guinea-Bissau" asks for "Bissau", "Luxembourg" for "Luxembourg": the reference with the
+    word before it in the question ("guinea bissau", "of luxembourg") is an echo of the
+    question, not an answer, so a reference found only inside such an echo does not count.
+    """
+    asked = _statement(question.question)
+    spans = []
+    for ref in question.answers:
+        for kind, a, b in _find(_candidate(ref), asked, cjk=False):
+            if kind != "tok" or a == 0:
+                continue
+            window = asked.norms[a - 1:b]
+            k = len(window)
+            spans += [("tok", i, i + k) for i in range(len(s.norms) - k + 1)
+                      if s.norms[i:i + k] == window]
+    return spans
+
+
 def _names(hits: list[tuple[str, tuple]]) -> str:
     return ", ".join(repr(v) for v in dict.fromkeys(v for v, _ in hits))
 
@@ -222,7 +242,9 @@ class LexicalJudge:
         refs = _hits(question.answers, s, cjk)
         comps = _hits(self._competitors(question, cjk), s, cjk)
         ref_spans, comp_spans = [sp for _, sp in refs], [sp for _, sp in comps]
-        refs = [(v, sp) for v, sp in refs if not _inside(sp, comp_spans, strict=True)]
+        echoes = _echo_spans(question, s)
+        refs = [(v, sp) for v, sp in refs if not _inside(sp, comp_spans, strict=True)
+                and not _inside(sp, echoes, strict=True)]
         comps = [(v, sp) for v, sp in comps if not _inside(sp, ref_spans, strict=False)]
         marker = _marker(s, ref_spans + comp_spans)
         return self._verdict(question, refs, comps, marker, statement)
