@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 from pathlib import Path
 from typing import Callable
 
@@ -186,6 +187,10 @@ class Pipeline:
         models = {"base": cfg.model.name}
         if self.p("model").exists():
             models["tuned"] = str(self.p("model"))
+        else:  # no tuned model (yet): results of an earlier one would be stale
+            shutil.rmtree(self.p("eval/tuned"), ignore_errors=True)
+            for f in self.p("eval").glob("compare_*.json"):
+                f.unlink()
         questions_all = self.questions()
         judge = build_judge(cfg, questions_all)
         sampling = dict(sample_temperature=cfg.sample.temperature, top_p=cfg.sample.top_p,
@@ -213,6 +218,7 @@ class Pipeline:
                          f"truncated {m['truncated_rate']:.2f}")
             self.store.finish(f"eval/{label}", counts)
         if "tuned" in models:
+            cards: dict[str, dict] = {}
             for split in cfg.eval.splits:
                 base_f, tuned_f = (self.p(f"eval/{m}/{split}/examples.jsonl")
                                    for m in ("base", "tuned"))
@@ -220,10 +226,24 @@ class Pipeline:
                     result = compare(_read_jsonl(base_f), _read_jsonl(tuned_f))
                     (self.p("eval") / f"compare_{split}.json").write_text(
                         json.dumps(result, indent=2) + "\n")
+                    cards[split] = result
                     self.log(f"eval/{split}: base {result['accuracy_before']:.3f} -> tuned "
                              f"{result['accuracy_after']:.3f}; wrong->right "
                              f"{result['wrong_to_right']}, right->wrong "
                              f"{result['right_to_wrong']}, McNemar p={result['mcnemar_p']}")
+
+            if cards:
+                self._update_model_card(cards)
+
+    def _update_model_card(self, results: dict[str, dict]) -> None:
+        from veritune.train import write_model_card
+
+        counts = {k: v for k, v in self.store.counts("train").items() if k != "final_loss"}
+        metrics = {split: {k: r[k] for k in ("n", "accuracy_before", "accuracy_after",
+                                             "wrong_to_right", "right_to_wrong", "mcnemar_p")}
+                   for split, r in results.items()}
+        write_model_card(self.p("model"), self.cfg.model.name, self.cfg.train.method, counts,
+                         metrics)
 
     def report(self) -> None:
         from veritune.report import write_report

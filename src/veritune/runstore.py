@@ -23,9 +23,14 @@ PACKAGES = ("veritune", "torch", "transformers", "trl", "peft")
 
 
 def file_hash(path: Path) -> str:
-    """Content hash of a file, or of a folder's files (name, size and content)."""
+    """Content hash of a file, or of a folder's files (names and contents).
+
+    A folder's README.md (a model card, which evaluation rewrites with its results) is left
+    out: it documents the weights and does not change what a later stage computes.
+    """
     h = hashlib.sha256()
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    files = sorted(p for p in path.rglob("*") if p.is_file() and p.name != "README.md") \
+        if path.is_dir() else [path]
     for f in files:
         h.update(str(f.relative_to(path) if path.is_dir() else f.name).encode())
         with open(f, "rb") as fh:
