@@ -102,7 +102,7 @@ def sample(config: Optional[Path] = typer.Argument(None), set_: Optional[list[st
     cfg = _config(config, set_, extra=extra)
     if questions is None:
         return _pipeline(cfg).sample()
-    from veritune.engines import SamplingParams, make_engine
+    from veritune.engines import SamplingParams, engine_from_config
     from veritune.jsonl import read_records
     from veritune.records import Question
     from veritune.sample import sample_questions
@@ -112,8 +112,7 @@ def sample(config: Optional[Path] = typer.Argument(None), set_: Optional[list[st
     s = cfg.sample
     params = SamplingParams(n=s.n, temperature=s.temperature, top_p=s.top_p, top_k=s.top_k,
                             max_new_tokens=s.max_new_tokens, seed=cfg.seed)
-    engine = make_engine(cfg.model.engine, cfg.model.name, dtype=cfg.model.dtype,
-                         device=cfg.model.device, trust_remote_code=cfg.model.trust_remote_code)
+    engine = engine_from_config(cfg.model)
     counts = sample_questions(engine, qs, params, out / "samples.jsonl", cfg.prompt, s.batch_size)
     typer.echo(f"{counts} -> {out / 'samples.jsonl'}")
 
@@ -210,7 +209,7 @@ def eval_(config: Optional[Path] = typer.Argument(None), set_: Optional[list[str
     cfg = _config(config, set_, extra=extra)
     if questions is None:
         return _pipeline(cfg).eval()
-    from veritune.engines import make_engine
+    from veritune.engines import engine_from_config
     from veritune.evaluate import run_eval
     from veritune.jsonl import read_records
     from veritune.pipeline import build_judge
@@ -219,8 +218,7 @@ def eval_(config: Optional[Path] = typer.Argument(None), set_: Optional[list[str
     _need(out=out)
     all_qs = read_records(questions, Question.from_dict)
     qs = [q for q in all_qs if split in (None, q.split)][:limit]
-    engine = make_engine(cfg.model.engine, cfg.model.name, dtype=cfg.model.dtype,
-                         device=cfg.model.device, trust_remote_code=cfg.model.trust_remote_code)
+    engine = engine_from_config(cfg.model)
     m = run_eval(engine, qs, build_judge(cfg, all_qs), cfg.eval, cfg.prompt, out,
                  sample_temperature=cfg.sample.temperature, top_p=cfg.sample.top_p,
                  top_k=cfg.sample.top_k, seed=cfg.seed)

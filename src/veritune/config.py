@@ -45,6 +45,12 @@ class ModelConfig:
     dtype: str = "float32"
     device: str | None = None  # None: cuda when available, else cpu
     trust_remote_code: bool = False
+    # engine: openai (any OpenAI-compatible chat-completions server)
+    base_url: str = "http://127.0.0.1:8000/v1"
+    api_key_env: str = "OPENAI_API_KEY"  # the variable that holds the key, never the key
+    concurrency: int = 8
+    timeout: float = 60.0
+    top_k: bool = False  # the server accepts a top_k field (vLLM does; OpenAI's API does not)
 
 
 @dataclass

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 from veritune.config import RunConfig, config_hash, dump_config
-from veritune.engines import SamplingParams, make_engine
+from veritune.engines import SamplingParams, engine_from_config
 from veritune.jsonl import atomic_write_text, read_records, write_records
 from veritune.records import Pair, Question, Sample, Verdict
 from veritune.runstore import RunStore
@@ -86,9 +86,10 @@ class Pipeline:
     def engine(self, model: str):
         if model not in self._engines:
             self._engines.clear()  # one model in memory at a time
-            m = self.cfg.model
-            self._engines[model] = make_engine(m.engine, model, dtype=m.dtype, device=m.device,
-                                               trust_remote_code=m.trust_remote_code)
+            cfg = self.cfg.model
+            if model == str(self.p("model")):  # the tuned weights are local: load them here
+                cfg = dataclasses.replace(cfg, engine="hf")
+            self._engines[model] = engine_from_config(cfg, model)
         return self._engines[model]
 
     def hash(self, *parts) -> str:

@@ -58,9 +58,26 @@ class Engine(Protocol):
         """
 
 
+ENGINES = ("hf", "openai")
+
+
 def make_engine(name: str, model: str, **kwargs) -> Engine:
     if name == "hf":
         from veritune.engines.hf import HFEngine
 
         return HFEngine(model, **kwargs)
-    raise VeritunError(f"unknown engine {name!r}; known engines: hf")
+    if name == "openai":
+        from veritune.engines.openai import OpenAIEngine
+
+        return OpenAIEngine(model, **kwargs)
+    raise VeritunError(f"unknown engine {name!r}; known engines: {', '.join(ENGINES)}")
+
+
+def engine_from_config(cfg, model: str | None = None) -> Engine:
+    """The engine a ``ModelConfig`` describes (``model`` overrides ``cfg.name``)."""
+    model = model or cfg.name
+    if cfg.engine == "openai":
+        return make_engine("openai", model, base_url=cfg.base_url, api_key_env=cfg.api_key_env,
+                           concurrency=cfg.concurrency, timeout=cfg.timeout, top_k=cfg.top_k)
+    return make_engine(cfg.engine, model, dtype=cfg.dtype, device=cfg.device,
+                       trust_remote_code=cfg.trust_remote_code)

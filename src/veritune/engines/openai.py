@@ -1,0 +1,106 @@
+"""Engine for any OpenAI-compatible chat-completions server (vLLM, transformers serve, ...).
+
+    model: {engine: openai, name: MODEL, base_url: http://127.0.0.1:8000/v1,
+            api_key_env: OPENAI_API_KEY, concurrency: 8, timeout: 60}
+
+Requests run ``concurrency`` at a time; 429 and 5xx answers and connection errors are retried
+with exponential backoff and jitter, up to ``max_retries`` times. Each of the n samples of a
+prompt is its own request with its own seed (derived from the run seed, the batch and the
+position), so a resumed run asks for exactly the same samples. The standard library does the
+HTTP; nothing else is needed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from typing import Sequence
+
+from veritune.engines import Generation, Messages, SamplingParams
+from veritune.errors import VeritunError
+
+RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
+
+
+def backoff_seconds(attempt: int, base: float = 0.5, cap: float = 30.0,
+                    rng: random.Random | None = None) -> float:
+    """Delay before retry ``attempt`` (0-based): base * 2**attempt, capped, with full jitter."""
+    return (rng or random).uniform(0, min(cap, base * 2 ** attempt))
+
+
+class OpenAIEngine:
+    name = "openai"
+
+    def __init__(self, model: str, base_url: str = "http://127.0.0.1:8000/v1",
+                 api_key_env: str = "OPENAI_API_KEY", concurrency: int = 8,
+                 timeout: float = 60.0, max_retries: int = 5, top_k: bool = False):
+        self.model_name = model
+        self.url = base_url.rstrip("/") + "/chat/completions"
+        self.api_key = os.environ.get(api_key_env, "")
+        self.concurrency, self.timeout, self.max_retries = concurrency, timeout, max_retries
+        self.top_k = top_k  # whether the server takes a top_k field (vLLM does; OpenAI's API not)
+
+    def _post(self, body: dict) -> dict:
+        data = json.dumps(body).encode()
+        headers = {"Content-Type": "application/json"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        for attempt in range(self.max_retries + 1):
+            request = urllib.request.Request(self.url, data=data, headers=headers)
+            try:
+                with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                    return json.loads(response.read())
+            except urllib.error.HTTPError as e:
+                if e.code not in RETRY_STATUS or attempt == self.max_retries:
+                    detail = e.read().decode(errors="replace")[:300]
+                    raise VeritunError(f"{self.url}: HTTP {e.code}: {detail}") from None
+            except (urllib.error.URLError, TimeoutError, ConnectionError) as e:
+                if attempt == self.max_retries:
+                    raise VeritunError(f"{self.url}: {getattr(e, 'reason', e)} "
+                                       f"(after {attempt + 1} tries)") from None
+            time.sleep(backoff_seconds(attempt))
+        raise AssertionError("unreachable")
+
+    def _complete(self, messages: Messages, params: SamplingParams, seed: int) -> Generation:
+        body = {"model": self.model_name, "messages": messages,
+                "max_tokens": params.max_new_tokens, "seed": seed,
+                "temperature": 0.0 if params.greedy else params.temperature}
+        if not params.greedy:
+            body["top_p"] = params.top_p
+            if params.top_k and self.top_k:
+                body["top_k"] = params.top_k
+        reply = self._post(body)
+        try:
+            choice = reply["choices"][0]
+            text = choice["message"]["content"] or ""
+        except (KeyError, IndexError, TypeError):
+            raise VeritunError(f"{self.url}: unexpected reply {str(reply)[:300]}") from None
+        tokens = (reply.get("usage") or {}).get("completion_tokens") or len(text.split())
+        return Generation(text=text.strip(), n_tokens=int(tokens),
+                          truncated=choice.get("finish_reason") == "length")
+
+    def generate(self, prompts: Sequence[Messages], params: SamplingParams,
+                 batch_index: int = 0) -> list[list[Generation]]:
+        from veritune.engines.hf import batch_seed
+
+        if params.top_k and not params.greedy and not self.top_k:
+            raise VeritunError(f"top_k={params.top_k} asked, but the chat-completions API has no "
+                               "top_k: set sample.top_k: 0, or model.top_k: true for a server "
+                               "that accepts it (vLLM)")
+
+        base = batch_seed(params.seed, batch_index)
+        jobs = [(p, k) for p in range(len(prompts)) for k in range(params.n)]
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+            results = list(pool.map(
+                lambda job: self._complete(prompts[job[0]], params,
+                                           (base + job[0] * params.n + job[1]) % 2**31), jobs))
+        return [results[p * params.n:(p + 1) * params.n] for p in range(len(prompts))]
+
+    def loglikelihood(self, requests):
+        raise VeritunError("the openai engine cannot score continuations (chat completions "
+                           "return no prompt log-probabilities); use engine: hf")
