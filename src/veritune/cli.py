@@ -225,6 +225,30 @@ def eval_(config: Optional[Path] = typer.Argument(None), set_: Optional[list[str
     typer.echo(f"accuracy {m['accuracy']:.3f} (n={m['n']}) -> {out / 'metrics.json'}")
 
 
+@app.command("judge-bench")
+@friendly
+def judge_bench(labels: Path = typer.Option(..., help="JSONL of {question, answers, response, "
+                                            "label: correct|incorrect}."),
+                judge_name: str = typer.Option("lexical", "--judge",
+                                               help="lexical | llm | ensemble"),
+                config: Optional[Path] = typer.Option(None, help="Config for judge.model etc."),
+                set_: Optional[list[str]] = SetOpt, out: Optional[Path] = None):
+    """Agreement of a judge with human labels (accuracy, balanced accuracy, kappa, cost)."""
+    from veritune.jsonl import atomic_write_json, write_records
+    from veritune.judge.bench import load_labels, run_bench
+    from veritune.pipeline import build_judge
+
+    cfg = _config(config, set_, extra=[f"judge.name={judge_name}"])
+    items = load_labels(labels)
+    metrics, examples = run_bench(build_judge(cfg, [q for q, _, _ in items]), items)
+    for key in ("n", "accuracy", "balanced_accuracy", "precision", "recall", "kappa",
+                "uncertain_rate", "llm_calls", "seconds"):
+        typer.echo(f"{key:>18}  {metrics[key]}")
+    if out:
+        atomic_write_json(out / "metrics.json", metrics)
+        write_records(out / "examples.jsonl", examples)
+
+
 @app.command()
 @friendly
 def report(target: Path = typer.Argument(..., help="A run directory or its config.")):

@@ -83,7 +83,10 @@ class SampleConfig:
 
 @dataclass
 class JudgeConfig:
-    name: str = "lexical"
+    name: str = "lexical"  # lexical | llm | ensemble (lexical decides clear cases, LLM the rest)
+    model: ModelConfig = field(default_factory=ModelConfig)  # the judge model (llm, ensemble)
+    max_new_tokens: int = 256
+    cache: str | None = None  # SQLite verdict cache; None: <run dir>/judge_cache.sqlite
 
 
 @dataclass

@@ -58,13 +58,27 @@ def limit_per_split(questions: list[Question], limit: int) -> list[Question]:
 
 
 def build_judge(cfg: RunConfig, questions: list[Question]):
-    """The configured judge; the lexical one learns each domain's competing answers from the
-    questions (another value of the same relation in an answer makes it incorrect)."""
+    """The configured judge, the same for training samples and evaluation.
+
+    The lexical judge learns each domain's competing answers from the kb questions (another
+    value of the same relation in an answer makes it incorrect). ``llm`` asks the judge model
+    of ``judge.model``; ``ensemble`` asks it only where the lexical judge is not decisive.
+    """
     from veritune.judge import LexicalJudge, make_judge
 
-    if cfg.judge.name == "lexical":
-        return LexicalJudge.for_questions([q for q in questions if q.source == "kb"])
-    return make_judge(cfg.judge.name)
+    name = cfg.judge.name
+    lexical = LexicalJudge.for_questions([q for q in questions if q.source == "kb"])
+    if name == "lexical":
+        return lexical
+    if name in ("llm", "ensemble"):
+        from veritune.judge.ensemble import EnsembleJudge
+        from veritune.judge.llm import JudgeCache, LLMJudge
+
+        cache = JudgeCache(cfg.judge.cache or cfg.run_dir / "judge_cache.sqlite")
+        llm = LLMJudge(engine_from_config(cfg.judge.model), cache=cache,
+                       max_new_tokens=cfg.judge.max_new_tokens)
+        return llm if name == "llm" else EnsembleJudge(lexical, llm)
+    return make_judge(name)
 
 
 class Pipeline:
@@ -135,8 +149,11 @@ class Pipeline:
             return self.log("judge: up to date")
         questions = self.questions()
         samples = read_records(inputs[1], Sample.from_dict)
-        judge_samples(build_judge(self.cfg, questions), {q.id: q for q in questions}, samples, out)
+        judge = build_judge(self.cfg, questions)
+        judge_samples(judge, {q.id: q for q in questions}, samples, out)
         counts = label_counts(read_records(out, Verdict.from_dict))
+        if hasattr(judge, "decided"):  # ensemble: which judge decided how many (this run)
+            counts["decided_by"] = dict(judge.decided)
         self.store.finish("judge", counts)
         self.log(f"judge: {counts}")
 

@@ -16,6 +16,7 @@ from veritune.records import Question
 class Judgement:
     label: str       # "correct" | "incorrect" | "uncertain"
     rationale: str   # short, human readable, e.g. "matched alias 'Fe' in answer statement"
+    decisive: bool = True  # False: a clear-cut rule did not apply (an ensemble asks an LLM)
 
 
 class Judge(Protocol):
@@ -31,10 +32,13 @@ from veritune.judge.lexical import LexicalJudge  # noqa: E402  (needs Judgement 
 JUDGES: dict[str, Callable[..., Judge]] = {"lexical": LexicalJudge}
 
 
+KNOWN = ("ensemble", "lexical", "llm")  # llm and ensemble need an engine: see build_judge
+
+
 def make_judge(name: str, **kwargs) -> Judge:
     """The judge registered as ``name``, built with ``kwargs``."""
     if name not in JUDGES:
-        raise VeritunError(f"unknown judge {name!r}; known judges: {', '.join(sorted(JUDGES))}")
+        raise VeritunError(f"unknown judge {name!r}; known judges: {', '.join(KNOWN)}")
     return JUDGES[name](**kwargs)
 
 

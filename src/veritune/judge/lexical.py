@@ -264,13 +264,14 @@ class LexicalJudge:
         if kind == "refusal":
             return Judgement("uncertain", f"refusal ({phrase!r}) in answer statement")
         if kind == "hedge":
-            return Judgement("incorrect", f"hedged guess ({phrase!r}) without a reference")
+            return Judgement("incorrect", f"hedged guess ({phrase!r}) without a reference",
+                             decisive=False)
         if refs:
             which = "standard answer" if refs[0][0] == question.answers[0] else "alias"
             return Judgement("correct", f"matched {which} {refs[0][0]!r} in answer statement")
         short = statement if len(statement) <= 60 else statement[:57] + "..."
         return Judgement("incorrect", f"no reference or competitor in answer statement "
-                                      f"{short!r}")
+                                      f"{short!r}", decisive=False)
 
     def judge_many(self, items: Sequence[tuple[Question, str]]) -> list[Judgement]:
         return [self.judge(q, r) for q, r in items]
