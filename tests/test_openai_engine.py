@@ -4,6 +4,7 @@ running the embedded model: its greedy answers equal the hf engine's on the same
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import random
 import shutil
@@ -120,3 +121,26 @@ def test_loglikelihood_is_refused_clearly():
 def test_top_k_is_refused_unless_the_server_takes_it():
     with pytest.raises(VeritunError, match="sample.top_k: 0"):
         OpenAIEngine("m").generate(PROMPTS[:1], SamplingParams(temperature=1.0, top_k=50))
+
+
+def test_pipeline_samples_through_the_server_from_a_config(server, embedded_dir, tmp_path):
+    from typer.testing import CliRunner
+
+    from veritune.cli import app
+
+    config = tmp_path / "remote.yaml"
+    config.write_text(f"""name: remote
+runs_dir: {tmp_path}
+model: {{engine: openai, name: {embedded_dir}, base_url: "{server}", concurrency: 4}}
+data: {{source: kb, relations: [country_capital], max_entities_per_domain: 4}}
+sample: {{n: 2, temperature: 1.0, top_k: 0, max_new_tokens: 12}}
+""")
+    result = CliRunner().invoke(app, ["run", str(config), "--stages", "data,sample,judge"])
+    assert result.exit_code == 0, result.output
+    samples = [json.loads(line) for line in
+               (tmp_path / "remote" / "samples.jsonl").read_text().splitlines()]
+    questions = (tmp_path / "remote" / "questions.jsonl").read_text().splitlines()
+    train = sum('"split": "train"' in q for q in questions)
+    assert len(samples) == 2 * train and {s["engine"] for s in samples} == {"openai"}
+    assert all(s["text"] for s in samples)
+    assert (tmp_path / "remote" / "verdicts.jsonl").exists()

@@ -46,25 +46,34 @@ class OpenAIEngine:
         self.top_k = top_k  # whether the server takes a top_k field (vLLM does; OpenAI's API not)
 
     def _post(self, body: dict) -> dict:
+        """POST and return a reply that has a message; retry what may pass on a second try."""
         data = json.dumps(body).encode()
         headers = {"Content-Type": "application/json"}
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
+        problem = ""
         for attempt in range(self.max_retries + 1):
+            if attempt:
+                time.sleep(backoff_seconds(attempt - 1))
             request = urllib.request.Request(self.url, data=data, headers=headers)
             try:
                 with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                    return json.loads(response.read())
+                    raw = response.read()
             except urllib.error.HTTPError as e:
-                if e.code not in RETRY_STATUS or attempt == self.max_retries:
-                    detail = e.read().decode(errors="replace")[:300]
-                    raise VeritunError(f"{self.url}: HTTP {e.code}: {detail}") from None
-            except (urllib.error.URLError, TimeoutError, ConnectionError) as e:
-                if attempt == self.max_retries:
-                    raise VeritunError(f"{self.url}: {getattr(e, 'reason', e)} "
-                                       f"(after {attempt + 1} tries)") from None
-            time.sleep(backoff_seconds(attempt))
-        raise AssertionError("unreachable")
+                problem = f"HTTP {e.code}: {e.read().decode(errors='replace')[:300]}"
+                if e.code not in RETRY_STATUS:
+                    break
+                continue
+            except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as e:
+                problem = str(getattr(e, "reason", e)) or type(e).__name__
+                continue
+            try:
+                reply = json.loads(raw)
+                reply["choices"][0]["message"]
+                return reply
+            except (ValueError, KeyError, IndexError, TypeError):
+                problem = f"malformed reply {raw[:300]!r}"
+        raise VeritunError(f"{self.url}: {problem} (after {attempt + 1} tries)")
 
     def _complete(self, messages: Messages, params: SamplingParams, seed: int) -> Generation:
         body = {"model": self.model_name, "messages": messages,
@@ -75,11 +84,8 @@ class OpenAIEngine:
             if params.top_k and self.top_k:
                 body["top_k"] = params.top_k
         reply = self._post(body)
-        try:
-            choice = reply["choices"][0]
-            text = choice["message"]["content"] or ""
-        except (KeyError, IndexError, TypeError):
-            raise VeritunError(f"{self.url}: unexpected reply {str(reply)[:300]}") from None
+        choice = reply["choices"][0]
+        text = choice["message"].get("content") or ""
         tokens = (reply.get("usage") or {}).get("completion_tokens") or len(text.split())
         return Generation(text=text.strip(), n_tokens=int(tokens),
                           truncated=choice.get("finish_reason") == "length")
