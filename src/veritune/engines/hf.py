@@ -7,6 +7,7 @@ generation continues from it, so a prompt costs one forward pass however many sa
 from __future__ import annotations
 
 import hashlib
+import os
 from typing import Sequence
 
 import torch
@@ -89,7 +90,8 @@ class HFEngine:
         if threads:
             torch.set_num_threads(threads)
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        if isinstance(model, str):
+        if isinstance(model, (str, os.PathLike)):
+            model = str(model)
             self.model_name = EMBEDDED_ID if model == EMBEDDED_NAME else model
             path = resolve_model(model)
             self.model = AutoModelForCausalLM.from_pretrained(

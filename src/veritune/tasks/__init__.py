@@ -1,0 +1,1 @@
+"""Evaluation tasks beyond precise QA (the suite grows here; issue 4)."""
