@@ -146,6 +146,9 @@ class TrainConfig:
     # "trl": TRL's DPOTrainer; "shared": veritune's DPO that runs each prompt once for both
     # answers (train/shared_prompt.py; one process, no LoRA; same loss)
     backend: str = field(default="trl", metadata={"hash": "omit_if_default"})
+    # shared backend: a batch holds the pairs of few prompts (each question's pairs together),
+    # so each prompt and each distinct answer runs once a batch; false: pairs shuffled freely
+    group_by_prompt: bool = field(default=True, metadata={"hash": "omit_if_default"})
 
     def __post_init__(self):
         if self.backend not in ("trl", "shared"):
