@@ -98,6 +98,21 @@ def test_grouped_batches_keep_a_prompts_pairs_together(tiny_model_dir):
     assert sorted(i for b in free for i in b) == list(range(len(enc)))
 
 
+def test_reference_logps_come_back_in_the_pairs_order(tiny_model_dir):
+    from veritune.train.shared_prompt import reference_logps
+
+    model, tok = load_policy(str(tiny_model_dir))
+    pairs = k_pairs()
+    mixed = [pairs[3], pairs[0], pairs[4], pairs[1], pairs[2]]  # prompts interleaved
+    enc = [encode_pair(tok, p, 64) for p in mixed]
+    c, r = reference_logps(model, enc, tok.pad_token_id, batch_size=2)
+    for i, e in enumerate(enc):
+        with torch.no_grad():
+            fc, fr = _full_logps(model, e)
+        assert float(c[i]) == pytest.approx(float(fc), abs=1e-4)
+        assert float(r[i]) == pytest.approx(float(fr), abs=1e-4)
+
+
 def test_answers_end_with_the_end_of_turn_token(tiny_model_dir):
     _, tok = load_policy(str(tiny_model_dir))
     e = encode_pair(tok, make_pairs()[0], 64)

@@ -156,15 +156,21 @@ def batch_order(encoded: Sequence[EncodedPair], batch_size: int, epochs: float, 
 @torch.no_grad()
 def reference_logps(model, encoded: Sequence[EncodedPair], pad_id: int,
                     batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Summed log-probs of every pair's answers (in ``encoded``'s order), computed in batches
+    of pairs that share prompts."""
     model.eval()
-    chosen, rejected = [], []
+    first: dict[tuple, int] = {}
+    for i, e in enumerate(encoded):
+        first.setdefault(tuple(e.prompt), i)
+    order = sorted(range(len(encoded)), key=lambda i: first[tuple(encoded[i].prompt)])
+    chosen, rejected = torch.zeros(len(encoded)), torch.zeros(len(encoded))
     with progress(len(encoded), "reference log-probs", "pair") as bar:
-        for b in range(0, len(encoded), batch_size):
-            c, r = answer_logps(model, encoded[b:b + batch_size], pad_id)
-            chosen.append(c.detach().cpu())
-            rejected.append(r.detach().cpu())
-            bar.update(len(encoded[b:b + batch_size]))
-    return torch.cat(chosen), torch.cat(rejected)
+        for b in range(0, len(order), batch_size):
+            idx = order[b:b + batch_size]
+            c, r = answer_logps(model, [encoded[i] for i in idx], pad_id)
+            chosen[idx], rejected[idx] = c.float().cpu(), r.float().cpu()
+            bar.update(len(idx))
+    return chosen, rejected
 
 
 LOSS_TYPES = ("sigmoid", "ipo")
