@@ -149,6 +149,8 @@ class TrainConfig:
     # shared backend: a batch holds the pairs of few prompts (each question's pairs together),
     # so each prompt and each distinct answer runs once a batch; false: pairs shuffled freely
     group_by_prompt: bool = field(default=True, metadata={"hash": "omit_if_default"})
+    # bf16 mixed precision (fp32 weights, bf16 matmuls): TRL's default, on both backends
+    bf16: bool = field(default=True, metadata={"hash": "omit_if_default"})
 
     def __post_init__(self):
         if self.backend not in ("trl", "shared"):

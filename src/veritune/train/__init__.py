@@ -41,7 +41,7 @@ def _common_args(cfg: TrainConfig, out_dir: Path, seed: int, learning_rate: floa
                 num_train_epochs=cfg.epochs, learning_rate=learning_rate,
                 lr_scheduler_type=cfg.lr_scheduler, warmup_steps=cfg.warmup_ratio,
                 logging_steps=cfg.logging_steps, save_strategy="no", report_to=[], seed=seed,
-                max_length=cfg.max_length, use_cpu=not torch.cuda.is_available(),
+                max_length=cfg.max_length, use_cpu=not torch.cuda.is_available(), bf16=cfg.bf16,
                 dataloader_num_workers=0)
 
 

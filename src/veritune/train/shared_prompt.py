@@ -10,8 +10,9 @@ computed once before training (the policy at step 0 is the reference). Logits ar
 where an answer token is predicted.
 
 Same maths as TRL's sigmoid and IPO losses (``losses``; with ``sft+dpo`` plus
-``losses.sft_term``), same optimiser defaults (fused AdamW, no weight decay, linear decay,
-gradient norm clipped at 1.0); the order of the pairs is the seed's, not TRL's sampler's.
+``losses.sft_term``), same defaults as TRL's (bf16 mixed precision, fused AdamW, no weight
+decay, linear decay, gradient norm clipped at 1.0); the order of the pairs is the seed's, not
+TRL's sampler's.
 """
 
 from __future__ import annotations
@@ -204,7 +205,12 @@ def train_dpo_shared(model, tokenizer, pairs: Sequence[Pair], cfg: TrainConfig, 
         model.gradient_checkpointing_disable()  # it would turn off the prompt's KV cache
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     encoded = [encode_pair(tokenizer, p, cfg.max_length) for p in pairs]
-    ref_c, ref_r = reference_logps(model, encoded, pad_id, cfg.batch_size)
+    # bf16 mixed precision as TRL's default (and the Trainer's autocast): fp32 weights and
+    # optimiser, bf16 matmuls; log-softmax stays fp32
+    device = next(model.parameters()).device.type
+    mixed = torch.autocast(device, dtype=torch.bfloat16, enabled=cfg.bf16)
+    with mixed:
+        ref_c, ref_r = reference_logps(model, encoded, pad_id, cfg.batch_size)
     per_epoch = math.ceil(len(encoded) / cfg.batch_size)
     total = max(1, math.ceil(per_epoch * cfg.epochs / cfg.gradient_accumulation_steps))
     # transformers' default optimiser for torch >= 2.8 (adamw_torch_fused), no weight decay
@@ -220,8 +226,9 @@ def train_dpo_shared(model, tokenizer, pairs: Sequence[Pair], cfg: TrainConfig, 
     step, micro, loss_sum = 0, 0, 0.0
     with progress(total, "dpo (shared prompt)", "step") as bar:
         for idx in batches:
-            chosen, rejected, tok_lp, tok_mask = answer_logps(
-                model, [encoded[i] for i in idx], pad_id, with_token_logps=True)
+            with mixed:
+                chosen, rejected, tok_lp, tok_mask = answer_logps(
+                    model, [encoded[i] for i in idx], pad_id, with_token_logps=True)
             losses, rc, rr = preference_loss(cfg, chosen, rejected, ref_c[idx], ref_r[idx],
                                              [encoded[i] for i in idx])
             loss = losses.mean()
