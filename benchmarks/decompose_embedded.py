@@ -7,7 +7,8 @@ sentences of the model's own long answers; writes JSON with the parse rate and e
 The sentences are the first ``--sentences`` of the answers in file order. A reply that is not
 all "- fact" lines keeps the sentence whole (the pipeline's rule). A parsed reply can still be
 wrong, so two plain checks on the facts: repeated within a reply, and adding a word (4+
-letters) the sentence does not have, which a decomposition should not need.
+letters) the sentence does not have, which a decomposition should not need. Repeated lines
+are counted before ``parse_facts`` keeps each fact once.
 """
 
 from __future__ import annotations
@@ -51,13 +52,15 @@ def main() -> None:
     copied = sum(1 for s, p in zip(sentences, parsed) if p and len(p) == 1 and
                  p[0].strip().rstrip(".") == s.strip().rstrip("."))
     facts = [(s, f) for s, p in zip(sentences, parsed) if p for f in p]
-    repeated = sum(len(p) - len(set(p)) for p in ok)
+    lines = sum(len([x for x in r.splitlines() if x.strip()]) for r, p in zip(replies, parsed)
+                if p is not None)
+    repeated = lines - len(facts)  # parse_facts keeps a repeated fact once
     adding = sum(1 for s, f in facts if words(f) - words(s))
     result = {"model": args.model, "longform": args.longform, "sentences": len(sentences),
               "parsed": len(ok), "parse_rate": round(len(ok) / max(len(sentences), 1), 3),
               "facts_per_parsed_sentence": round(sum(map(len, ok)) / max(len(ok), 1), 2),
               "parsed_as_the_sentence_itself": copied, "facts": len(facts),
-              "facts_repeated_in_their_reply": repeated,
+              "fact_lines": lines, "fact_lines_repeating_their_reply": repeated,
               "facts_adding_words_not_in_the_sentence": adding,
               "seconds": round(seconds, 1),
               "examples": [{"sentence": s, "reply": r, "facts": p}

@@ -81,6 +81,9 @@ def test_extract_facts_splits_sentences(kb):
     ("- Paris is the capital of France.\n- Paris is on the Seine.",
      ["Paris is the capital of France.", "Paris is on the Seine."]),
     ("  - One fact.  \n", ["One fact."]),
+    # a small model repeats itself: a fact said twice is one fact
+    ("- Lima is in Peru.\n- Lima is in Peru.\n- lima is in peru.\n- Peru is big.",
+     ["Lima is in Peru.", "Peru is big."]),
     ("Here are the facts:\n- Paris is big.", None),
     ("Paris is big.", None),
     ("", None),

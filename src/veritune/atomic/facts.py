@@ -61,12 +61,16 @@ def decompose_prompt(sentence: str) -> list[dict[str, str]]:
 
 
 def parse_facts(output: str) -> list[str] | None:
-    """The "- fact" lines of a decomposition; None when any non-empty line is not one (the
-    caller then keeps the sentence itself as one fact: nothing is guessed)."""
+    """The "- fact" lines of a decomposition, each once (case aside); None when any non-empty
+    line is not one (the caller then keeps the sentence itself as one fact: nothing is
+    guessed)."""
     lines = [line.strip() for line in output.strip().splitlines() if line.strip()]
     if not lines or not all(line.startswith("- ") and len(line) > 3 for line in lines):
         return None
-    return [line[2:].strip() for line in lines]
+    facts = {}
+    for line in lines:
+        facts.setdefault(line[2:].strip().casefold(), line[2:].strip())
+    return list(facts.values())
 
 
 def decompose(engine, sentences: Sequence[str], batch_size: int = 16,
