@@ -13,6 +13,9 @@ batch 8, lr 1e-5, beta 0.1, seed 0, in its own process (so peak RSS is its own):
   sequential sampler), so that its per-step losses can be compared with veritune's.
 - ``shared``: veritune's ``train.backend: shared`` with its default grouped batches.
 - ``shared_ungrouped``: the same with ``group_by_prompt: false`` (pairs shuffled freely).
+- ``trl_lora`` and ``shared_lora``: both with LoRA (r 16, alpha 32, q/k/v/o projections),
+  TRL on veritune's batches; TRL's reference is the adapter-disabled base, veritune's the base
+  computed before training.
 - ``gradients``: TRL's loss and gradient on the first batch beside veritune's, in one process.
 
 Per-step losses of two correct implementations drift apart after the first step: Adam's
@@ -35,7 +38,8 @@ import time
 from pathlib import Path
 
 DEFAULT_PAIRS = Path(__file__).parent / "data" / "kb_self_pairs.jsonl"
-RUNS = ("trl_defaults", "trl_same_batches", "shared", "shared_ungrouped", "gradients")
+RUNS = ("trl_defaults", "trl_same_batches", "shared", "shared_ungrouped", "trl_lora",
+        "shared_lora", "gradients")
 
 
 def load(pairs_file: str, n: int):
@@ -95,15 +99,17 @@ def gradients(pairs_file: str) -> dict:
 def worker(kind: str, pairs_file: str, n: int) -> dict:
     import torch
 
-    from veritune.config import TrainConfig
-    from veritune.train import load_policy, run_dpo
+    from veritune.config import LoraConfig, TrainConfig
+    from veritune.train import peft_config, load_policy
     from veritune.train.shared_prompt import train_dpo_shared
 
     pairs = load(pairs_file, n)
     model, tok = load_policy("embedded")
     cfg = TrainConfig(batch_size=8, learning_rate=1e-5, epochs=1, beta=0.1, max_length=1024,
                       logging_steps=1, backend="shared",
-                      group_by_prompt=kind != "shared_ungrouped")
+                      group_by_prompt=kind != "shared_ungrouped",
+                      lora=LoraConfig(enabled=kind.endswith("lora")))
+    peft = peft_config(cfg)
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         if kind.startswith("trl"):
@@ -111,17 +117,21 @@ def worker(kind: str, pairs_file: str, n: int) -> dict:
             from trl import DPOConfig, DPOTrainer
 
             same = {}
-            if kind == "trl_same_batches":  # the dataset in veritune's order, read in order
+            if kind in ("trl_same_batches", "trl_lora"):  # the dataset in veritune's order, read in order
                 pairs = [pairs[i] for b in veritune_batches(pairs, tok, cfg) for i in b]
                 same = {"train_sampling_strategy": "sequential"}
             args = DPOConfig(output_dir=tmp, per_device_train_batch_size=8, learning_rate=1e-5,
                              num_train_epochs=1, beta=0.1, seed=0, report_to=[],
                              save_strategy="no", logging_steps=1, use_cpu=True, **same)
-            trainer = DPOTrainer(model=model, args=args, processing_class=tok,
+            trainer = DPOTrainer(model=model, args=args, processing_class=tok, peft_config=peft,
                                  train_dataset=Dataset.from_list([p.to_trl() for p in pairs]))
             trainer.train()
             history = trainer.state.log_history
         else:
+            if peft is not None:
+                from peft import get_peft_model
+
+                model = get_peft_model(model, peft)
             history = train_dpo_shared(model, tok, pairs, cfg, seed=0)
         seconds = time.perf_counter() - start
     steps = [h for h in history if "loss" in h]
@@ -168,12 +178,15 @@ def main() -> None:
     if base:
         result["speedup_vs_trl_defaults"] = {
             k: round(r["pairs_per_second"] / base["pairs_per_second"], 2) for k, r in runs.items()}
-    if "trl_same_batches" in runs and "shared" in runs:
-        a, b = runs["trl_same_batches"], runs["shared"]
-        diffs = [abs(x - y) for x, y in zip(a["losses"], b["losses"])]
-        result["same_batches"] = {"mean_abs_loss_difference": round(sum(diffs) / len(diffs), 5),
-                                  "max_abs_loss_difference": round(max(diffs), 5),
-                                  "mean_loss": [a["mean_loss"], b["mean_loss"]]}
+    for trl, ours in (("trl_same_batches", "shared"), ("trl_lora", "shared_lora")):
+        if trl in runs and ours in runs:
+            a, b = runs[trl], runs[ours]
+            diffs = [abs(x - y) for x, y in zip(a["losses"], b["losses"])]
+            result[f"same_batches_{ours}"] = {
+                "speedup": round(b["pairs_per_second"] / a["pairs_per_second"], 2),
+                "mean_abs_loss_difference": round(sum(diffs) / len(diffs), 5),
+                "max_abs_loss_difference": round(max(diffs), 5),
+                "mean_loss": [a["mean_loss"], b["mean_loss"]]}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "dpo_compare.json").write_text(json.dumps(result, indent=2) + "\n")

@@ -121,9 +121,12 @@ def test_other_methods_train_and_save(tmp_path, tiny_model_dir, method):
     assert sum(moved.values()) >= 0.9 * len(moved)
 
 
-def test_lora_saves_a_merged_plain_model(tmp_path, tiny_model_dir):
-    cfg = config("dpo", learning_rate=1e-3, lora=LoraConfig(enabled=True, r=4, alpha=8))
-    train(str(tiny_model_dir), make_pairs(), [], cfg, tmp_path, seed=0)
+@pytest.mark.parametrize("backend", ["trl", "shared"])
+def test_lora_saves_a_merged_plain_model(tmp_path, tiny_model_dir, backend):
+    cfg = config("dpo", learning_rate=1e-3, lora=LoraConfig(enabled=True, r=4, alpha=8),
+                 backend=backend)
+    result = train(str(tiny_model_dir), make_pairs(), [], cfg, tmp_path, seed=0)
+    assert losses(result["history"], "dpo")[0] == pytest.approx(math.log(2), abs=2e-3)
     check_saved_model(tmp_path / "model")
     before, after = weights(tiny_model_dir), weights(tmp_path / "model")
     assert not any("lora" in k or "base_layer" in k for k in after)

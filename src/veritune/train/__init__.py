@@ -45,7 +45,7 @@ def _common_args(cfg: TrainConfig, out_dir: Path, seed: int, learning_rate: floa
                 dataloader_num_workers=0)
 
 
-def _peft_config(cfg: TrainConfig):
+def peft_config(cfg: TrainConfig):
     if not cfg.lora.enabled:
         return None
     from peft import LoraConfig
@@ -68,7 +68,7 @@ def run_sft(model, tokenizer, targets: Sequence[Pair], cfg: TrainConfig, out_dir
                               for t in targets])
     args = SFTConfig(**_common_args(cfg, out_dir, seed, learning_rate), completion_only_loss=True)
     trainer = SFTTrainer(model=model, args=args, train_dataset=data, processing_class=tokenizer,
-                         peft_config=_peft_config(cfg))
+                         peft_config=peft_config(cfg))
     trainer.train()
     return _merged(trainer.model), trainer.state.log_history
 
@@ -78,10 +78,15 @@ def run_dpo(model, tokenizer, pairs: Sequence[Pair], cfg: TrainConfig, out_dir: 
     if cfg.backend == "shared":
         from veritune.train.shared_prompt import train_dpo_shared
 
-        if cfg.lora.enabled or int(os.environ.get("WORLD_SIZE", "1")) > 1:
-            raise VeritunError("train.backend: shared runs on one process without LoRA; use "
-                               "train.backend: trl for LoRA or accelerate launch")
-        return model, train_dpo_shared(model, tokenizer, pairs, cfg, seed, with_sft)
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            raise VeritunError("train.backend: shared runs on one process; use "
+                               "train.backend: trl under accelerate launch")
+        if cfg.lora.enabled:  # the reference is computed before training: the bare base
+            from peft import get_peft_model
+
+            model = get_peft_model(model, peft_config(cfg))
+        history = train_dpo_shared(model, tokenizer, pairs, cfg, seed, with_sft)
+        return _merged(model), history
     from datasets import Dataset
     from trl import DPOConfig, DPOTrainer
 
@@ -97,7 +102,7 @@ def run_dpo(model, tokenizer, pairs: Sequence[Pair], cfg: TrainConfig, out_dir: 
                      loss_type=loss_type, loss_weights=weights,
                      precompute_ref_log_probs=one_process)
     trainer = DPOTrainer(model=model, args=args, train_dataset=data, processing_class=tokenizer,
-                         peft_config=_peft_config(cfg))
+                         peft_config=peft_config(cfg))
     trainer.train()
     return _merged(trainer.model), trainer.state.log_history
 

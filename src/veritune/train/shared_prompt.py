@@ -12,7 +12,8 @@ where an answer token is predicted.
 Same maths as TRL's sigmoid and IPO losses (``losses``; with ``sft+dpo`` plus
 ``losses.sft_term``), same defaults as TRL's (bf16 mixed precision, fused AdamW, no weight
 decay, linear decay, gradient norm clipped at 1.0); the order of the pairs is the seed's, not
-TRL's sampler's.
+TRL's sampler's. With LoRA (``train.lora``) only the adapters train; the reference is the
+base, computed before training, so no second copy is held.
 """
 
 from __future__ import annotations
@@ -214,8 +215,8 @@ def train_dpo_shared(model, tokenizer, pairs: Sequence[Pair], cfg: TrainConfig, 
     per_epoch = math.ceil(len(encoded) / cfg.batch_size)
     total = max(1, math.ceil(per_epoch * cfg.epochs / cfg.gradient_accumulation_steps))
     # transformers' default optimiser for torch >= 2.8 (adamw_torch_fused), no weight decay
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=0.0,
-                                  fused=True)
+    params = [p for p in model.parameters() if p.requires_grad]  # all, or LoRA's adapters
+    optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=0.0, fused=True)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: max(0.0, 1 - s / total) if cfg.lr_scheduler == "linear" else 1.0)
     if batches is None:
@@ -238,7 +239,7 @@ def train_dpo_shared(model, tokenizer, pairs: Sequence[Pair], cfg: TrainConfig, 
             micro += 1
             if micro % cfg.gradient_accumulation_steps:
                 continue
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
