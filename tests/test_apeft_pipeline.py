@@ -90,3 +90,42 @@ def test_rerun_is_up_to_date_and_baseline_has_no_atomic_pairs(apeft_run, tmp_pat
     assert "longform: up to date" in result.stdout
     counts = _manifest(run_dir)["pairs"]["counts"]
     assert counts["atomic"] == 0 and counts["general"] > 0
+
+
+def test_llm_extraction_uses_the_named_decomposer(tmp_path, answer_model_dir, monkeypatch):
+    """``apeft.extraction: llm`` asks ``apeft.decomposer`` (not the policy) for "- fact"
+    lines; a fact the reply repeats counts once."""
+    import veritune.engines as engines
+    from veritune.engines import Generation
+
+    built, seen = [], []
+
+    class Decomposer:  # echoes each sentence as its one fact, twice
+        def generate(self, prompts, params, batch_index=0):
+            out = []
+            for messages in prompts:
+                sentence = messages[-1]["content"].rsplit("Sentence: ", 1)[1]
+                seen.append(sentence)
+                out.append([Generation(text=f"- {sentence}\n- {sentence}", n_tokens=4,
+                                       truncated=False)])
+            return out
+
+    real = engines.engine_from_config
+
+    def fake(cfg, model=None):
+        if cfg.name == "strong-decomposer":
+            built.append(cfg.name)
+            return Decomposer()
+        return real(cfg, model)
+
+    monkeypatch.setattr(engines, "engine_from_config", fake)
+    ood = tmp_path / "ood.txt"
+    ood.write_text("Is the sun a star?\n")
+    tree = apeft_config(answer_model_dir, tmp_path / "runs", ood, extraction="llm",
+                        decomposer={"name": "strong-decomposer", "engine": "openai"})
+    invoke("apeft", write_yaml(tmp_path / "apeft.yaml", tree), "--stages", "data,longform,facts")
+    run_dir = tmp_path / "runs" / "apeft"
+    facts = [json.loads(x) for x in (run_dir / "facts.jsonl").read_text().splitlines()]
+    assert built == ["strong-decomposer"] and seen
+    assert len(facts) == len(seen)  # one fact per sentence: the repeat was dropped
+    assert {f["text"] for f in facts} <= set(seen)

@@ -186,7 +186,10 @@ class ApeftConfig:
     top_p: float = 0.95
     max_new_tokens: int = 160
     batch_size: int = 8
-    extraction: str = "sentences"  # sentences (each one fact) | llm (decomposed by model.name)
+    extraction: str = "sentences"  # sentences (each one fact) | llm (decomposed by decomposer)
+    # the model that decomposes sentences with extraction: llm (like judge.model); None: the
+    # policy (model). A 135M model decomposes poorly (docs/RESULTS.md): name a strong one.
+    decomposer: ModelConfig | None = field(default=None, metadata={"hash": "omit_if_default"})
     gamma: int = 0  # FActScore length penalty (0: off)
     min_gap: float = 0.5  # general pair: best minus worst precision of a prompt's answers
     max_general_pairs_per_prompt: int = 1

@@ -91,7 +91,8 @@ class ApeftPipeline(Pipeline):
         cfg, a = self.cfg, self.cfg.apeft
         outs = [self.p("facts.jsonl"), self.p("longform_scores.jsonl")]
         inputs = [self.p("questions.jsonl"), self.p("longform.jsonl")]
-        h = self.hash(a.extraction, a.gamma, cfg.judge, cfg.model if a.extraction == "llm" else "")
+        decomposer = a.decomposer or cfg.model
+        h = self.hash(a.extraction, a.gamma, cfg.judge, decomposer if a.extraction == "llm" else "")
         if not self.store.begin("facts", h, inputs, outs):
             return self.log("facts: up to date")
         questions = self.questions()
@@ -105,7 +106,11 @@ class ApeftPipeline(Pipeline):
             from veritune.judge.normalize import split_sentences
 
             sentences = [split_sentences(ans["text"]) for ans in answers]
-            flat = decompose(self.engine(cfg.model.name), [s for ss in sentences for s in ss])
+            from veritune.engines import engine_from_config
+
+            engine = engine_from_config(a.decomposer) if a.decomposer else \
+                self.engine(cfg.model.name)
+            flat = decompose(engine, [s for ss in sentences for s in ss])
             units, i = [], 0
             for ss in sentences:
                 units.append([f for part in flat[i:i + len(ss)] for f in part])
