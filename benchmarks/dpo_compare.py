@@ -18,6 +18,11 @@ batch 8, lr 1e-5, beta 0.1, seed 0, in its own process (so peak RSS is its own):
   computed before training.
 - ``gradients``: TRL's loss and gradient on the first batch beside veritune's, in one process.
 
+``roofline_fraction``: the tokens a plain DPO step runs (prompt + answer, twice a pair) per
+second, over the ~90 tokens/s this CPU's fp32 FLOPs allow for policy forward + backward plus
+the reference forward. Above 1 means less work than plain DPO (or bf16 arithmetic), not a
+faster CPU.
+
 Per-step losses of two correct implementations drift apart after the first step: Adam's
 first update is about lr * sign(gradient) for every weight, so the many weights whose gradient
 is float noise (under 1e-6) move by a full step in a noise-given direction. The gradient
@@ -54,6 +59,21 @@ def veritune_batches(pairs, tok, cfg) -> list[list[int]]:
 
     encoded = [encode_pair(tok, p, cfg.max_length) for p in pairs]
     return batch_order(encoded, cfg.batch_size, cfg.epochs, 0, cfg.group_by_prompt)
+
+
+ROOFLINE_TOKENS_PER_S = 90  # ~95 GFLOP/s / (0.27 GFLOP x (3 policy fwd+bwd + 1 reference))
+
+
+def sequence_tokens(pairs_file: str, n: int) -> int:
+    """Tokens a plain DPO step runs: prompt + chosen and prompt + rejected, every pair."""
+    from transformers import AutoTokenizer
+
+    from veritune.engines.embedded import resolve_model
+    from veritune.train.shared_prompt import encode_pair
+
+    tok = AutoTokenizer.from_pretrained(resolve_model("embedded"))
+    return sum(2 * len(e.prompt) + len(e.chosen) + len(e.rejected)
+               for e in (encode_pair(tok, p, 1024) for p in load(pairs_file, n)))
 
 
 def gradients(pairs_file: str) -> dict:
@@ -131,6 +151,7 @@ def worker(kind: str, pairs_file: str, n: int) -> dict:
             if peft is not None:
                 from peft import get_peft_model
 
+                torch.manual_seed(0)  # the adapters' initialisation, as train() seeds it
                 model = get_peft_model(model, peft)
             history = train_dpo_shared(model, tok, pairs, cfg, seed=0)
         seconds = time.perf_counter() - start
@@ -168,9 +189,15 @@ def main() -> None:
         runs[kind] = json.loads(done.stdout.strip().splitlines()[-1])
         print(json.dumps({k: v for k, v in runs[kind].items() if k not in ("losses", "margins")}),
               flush=True)
+    tokens = sequence_tokens(args.pairs, args.n)
+    for r in runs.values():
+        if "seconds" in r:  # the plain-DPO tokens each run got through, per second
+            r["sequence_tokens_per_second"] = round(tokens / r["seconds"], 1)
+            r["roofline_fraction"] = round(tokens / r["seconds"] / ROOFLINE_TOKENS_PER_S, 2)
     result = {"machine": {"python": platform.python_version(),
                           "cpus": len(os.sched_getaffinity(0))},
-              "pairs_file": os.path.relpath(args.pairs), "n": args.n, "runs": list(runs.values())}
+              "pairs_file": os.path.relpath(args.pairs), "n": args.n, "sequence_tokens": tokens,
+              "roofline_tokens_per_second": ROOFLINE_TOKENS_PER_S, "runs": list(runs.values())}
     if "gradients" in runs:
         result["first_batch_gradients"] = runs.pop("gradients")
     result["runs"] = list(runs.values())
