@@ -85,6 +85,8 @@ def run_dpo(model, tokenizer, pairs: Sequence[Pair], cfg: TrainConfig, out_dir: 
             from peft import get_peft_model
 
             model = get_peft_model(model, peft_config(cfg))
+        if torch.cuda.is_available():  # TRL's Trainer places the model itself; here, we do
+            model.to("cuda")
         history = train_dpo_shared(model, tokenizer, pairs, cfg, seed, with_sft)
         return _merged(model), history
     from datasets import Dataset
