@@ -143,8 +143,8 @@ class TrainConfig:
     warmup_ratio: float = 0.0
     logging_steps: int = 5
     lora: LoraConfig = field(default_factory=LoraConfig)
-    # "trl": TRL's DPOTrainer; "shared": veritune's DPO that runs each prompt once for both
-    # answers (train/shared_prompt.py; one process, no LoRA; same loss)
+    # "trl": TRL's DPOTrainer; "shared": veritune's DPO/IPO that runs each prompt and answer
+    # once a batch (train/shared_prompt.py; one process, full or LoRA; same loss)
     backend: str = field(default="trl", metadata={"hash": "omit_if_default"})
     # shared backend: a batch holds the pairs of few prompts (each question's pairs together),
     # so each prompt and each distinct answer runs once a batch; false: pairs shuffled freely

@@ -219,7 +219,6 @@ class ApeftPipeline(Pipeline):
         self.log(f"shift: {counts}")
 
 
-
 def _ood_prompts(spec: str, folder: Path) -> str:
     """A prompt file for the out-of-domain set: ``truthfulqa`` (its questions) or a path."""
     if spec != "truthfulqa":

@@ -93,10 +93,10 @@ def read_entries(path: str) -> Iterator[Entry]:
         if not where.exists():
             raise InputError("file not found", path=where)
         if where.suffix.lower() in (".csv", ".tsv"):
-            from veritune.data.loaders import _csv_rows  # header checked, rows with line numbers
+            from veritune.data.loaders import csv_rows  # header checked, rows with line numbers
 
-            rows = _csv_rows(where, "\t" if where.suffix.lower() == ".tsv" else ",",
-                             {"title": "title", "description": "description"})
+            rows = csv_rows(where, "\t" if where.suffix.lower() == ".tsv" else ",",
+                            {"title": "title", "description": "description"})
         else:
             rows = iter_json_lines(where)
     for line, obj in rows:

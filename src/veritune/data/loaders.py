@@ -64,7 +64,7 @@ def load_questions(path: str | Path, format: str = "auto", columns: dict[str, st
             if mapping is None:
                 raise InputError("a CSV file needs a column mapping (columns=)", path=path,
                                  field="columns")
-            rows = _csv_rows(path, delimiter="\t" if fmt == "tsv" else ",", mapping=mapping)
+            rows = csv_rows(path, delimiter="\t" if fmt == "tsv" else ",", mapping=mapping)
             questions = _parse_rows(rows, path, "jsonl", mapping, domain, source, list_sep,
                                     prefix=path.stem)
         else:  # nq_open or jsonl with a mapping
@@ -117,7 +117,7 @@ def _resolve_format(path: Path, format: str, mapping: dict | None) -> str:
                      field="columns")
 
 
-def _csv_rows(path: Path, delimiter: str, mapping: dict[str, str]) -> Iterator[tuple[int, dict]]:
+def csv_rows(path: Path, delimiter: str, mapping: dict[str, str]) -> Iterator[tuple[int, dict]]:
     """Yield (line number of the row's first line, {column: cell}); the header is line 1."""
     with open(path, encoding="utf-8-sig", newline="") as f:
         reader = csv.reader(f, delimiter=delimiter)

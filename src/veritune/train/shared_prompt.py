@@ -24,13 +24,12 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import torch
-import torch.nn.functional as F
 
 from veritune.config import TrainConfig
+from veritune.errors import VeritunError
 from veritune.progress import progress
 from veritune.records import Pair
-from veritune.errors import VeritunError
-from veritune.train.losses import dpo_loss, ipo_loss
+from veritune.train.losses import dpo_loss, ipo_loss, sft_term
 
 
 @dataclass
@@ -199,8 +198,6 @@ def train_dpo_shared(model, tokenizer, pairs: Sequence[Pair], cfg: TrainConfig, 
     if cfg.loss_type not in LOSS_TYPES:
         raise VeritunError(f"train.backend: shared supports loss_type {' or '.join(LOSS_TYPES)}"
                            f", got {cfg.loss_type!r}; use train.backend: trl")
-    from veritune.train.losses import sft_term
-
     torch.manual_seed(seed)
     if getattr(model, "is_gradient_checkpointing", False):  # e.g. left on by TRL's SFT phase;
         model.gradient_checkpointing_disable()  # it would turn off the prompt's KV cache
