@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from veritune.config_train import check_train
 from veritune.errors import InputError
 
 DEFAULT_PROMPT = "Answer with just the answer. {question}"
@@ -139,8 +140,10 @@ class TrainConfig:
     batch_size: int = 8
     gradient_accumulation_steps: int = 1
     max_length: int = 96
-    lr_scheduler: str = "linear"
-    warmup_ratio: float = 0.0
+    lr_scheduler: str = "linear"  # a transformers SchedulerType: linear, cosine, constant, ...
+    lr_scheduler_kwargs: dict[str, Any] | None = field(  # e.g. {min_lr_rate: 0.1}
+        default=None, metadata={"hash": "omit_if_default"})
+    warmup_ratio: float = 0.0  # share of the steps warmed up linearly from 0, in [0, 1)
     logging_steps: int = 5
     lora: LoraConfig = field(default_factory=LoraConfig)
     # "trl": TRL's DPOTrainer; "shared": veritune's DPO/IPO that runs each prompt and answer
@@ -151,15 +154,16 @@ class TrainConfig:
     group_by_prompt: bool = field(default=True, metadata={"hash": "omit_if_default"})
     # bf16 mixed precision (fp32 weights, bf16 matmuls): TRL's default, on both backends
     bf16: bool = field(default=True, metadata={"hash": "omit_if_default"})
+    # a checkpoint every N steps in <out>/checkpoints (0: none); the weights do not depend on it
+    save_steps: int = field(default=50, metadata={"hash": "omit"})
+    # last | validation: the step (0 counts, ties to the earlier) best on validation accuracy
+    select: str = field(default="last", metadata={"hash": "omit_if_default"})
+    eval_steps: int = field(default=0, metadata={"hash": "omit_if_default"})  # 0: never
+    report_to: str | list[str] = field(  # trackers as transformers' (none, tensorboard, ...)
+        default="none", metadata={"hash": "omit"})
 
     def __post_init__(self):
-        if self.backend not in ("trl", "shared"):
-            raise InputError(f"must be trl or shared, got {self.backend!r}",
-                             field="train.backend")
-        methods = ("dpo", "sft", "sft+dpo", "sft-then-dpo")
-        if self.method not in methods:
-            raise InputError(f"must be one of {', '.join(methods)}, got {self.method!r}",
-                             field="train.method")
+        check_train(self)
 
 
 @dataclass
@@ -240,11 +244,13 @@ class RunConfig:
 def hashable(obj: Any) -> Any:
     """Plain data for hashing: like ``dataclasses.asdict``, but a field added later with
     ``metadata={"hash": "omit_if_default"}`` is left out while it has its default, so adding
-    an option does not invalidate the stages of runs made before it existed."""
+    an option does not invalidate the stages of runs made before it existed; one with
+    ``{"hash": "omit"}`` (how often to checkpoint, where to report) never counts."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return {f.name: hashable(getattr(obj, f.name)) for f in dataclasses.fields(obj)
-                if not (f.metadata.get("hash") == "omit_if_default"
-                        and getattr(obj, f.name) == f.default)}
+                if not (f.metadata.get("hash") == "omit" or
+                        (f.metadata.get("hash") == "omit_if_default"
+                         and getattr(obj, f.name) == f.default))}
     if isinstance(obj, (list, tuple)):
         return [hashable(x) for x in obj]
     if isinstance(obj, dict):

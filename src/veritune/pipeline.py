@@ -110,6 +110,9 @@ class Pipeline:
             self._engines.clear()  # one model in memory at a time
             cfg = self.cfg.model
             if model == str(self.p("model")):  # the tuned weights are local: load them here
+                from veritune.modelfiles import check_model_dir
+
+                check_model_dir(model)  # a half-written folder is an error, not a model
                 cfg = dataclasses.replace(cfg, engine="hf")
             self._engines[model] = engine_from_config(cfg, model)
         return self._engines[model]
@@ -190,13 +193,21 @@ class Pipeline:
         model_dir = self.p("model")
         inputs = [self.p("pairs.jsonl"), self.p("sft.jsonl")]
         outs = [model_dir, self.p("train_log.jsonl")]
-        if not self.store.begin("train", self.hash(cfg.train, cfg.model, cfg.seed), inputs, outs):
+        h = self.hash(cfg.train, cfg.model, cfg.seed)
+        validation = self._validation() if cfg.train.eval_steps else None
+        if validation:  # validation scores depend on the questions, the judge and the prompt
+            inputs.append(self.p("questions.jsonl"))
+            h = self.hash(cfg.train, cfg.model, cfg.seed, cfg.judge, cfg.prompt,
+                          cfg.eval.max_new_tokens, cfg.eval.batch_size)
+        if not self.store.begin("train", h, inputs, outs):
             return self.log("train: up to date")
         self._engines.clear()
         pairs = read_records(inputs[0], Pair.from_dict, unique=False)
         sft = read_records(inputs[1], Pair.from_dict, unique=False)
         result = train(cfg.model.name, pairs, sft, cfg.train, self.store.dir, seed=cfg.seed,
-                       trust_remote_code=cfg.model.trust_remote_code)
+                       trust_remote_code=cfg.model.trust_remote_code,
+                       evaluate=self._validation_scorer(*validation) if validation else None,
+                       resume_key=[h, self.store.manifest["stages"]["train"]["inputs"]])
         from accelerate import PartialState
 
         if not PartialState().is_main_process:  # under accelerate launch: rank 0 records
@@ -205,9 +216,49 @@ class Pipeline:
         counts = {"method": result["method"], "pairs": result["pairs"],
                   "sft_targets": result["sft_targets"], "steps": _last(result["history"], "step"),
                   "final_loss": _last(result["history"], "train_loss")}
+        if _last(result["history"], "selected_step") is not None:
+            counts["selected_step"] = _last(result["history"], "selected_step")
+        if result.get("resumed"):
+            counts["resumed"] = result["resumed"]
         write_model_card(model_dir, cfg.model.name, cfg.train.method, counts)
         self.store.finish("train", counts)
         self.log(f"train: {counts}")
+
+    def _validation(self) -> tuple[list[Question], list[Question]]:
+        """(all questions, the validation ones) for scoring during training; none is an error
+        before any model loads."""
+        from veritune.errors import InputError
+
+        questions = self.questions()
+        valid = [q for q in questions if q.split == "validation"]
+        if not valid:
+            raise InputError("train.eval_steps scores the validation split and this run has "
+                             "none: set data.validation_fraction above 0 (or give questions "
+                             "split: validation)", field="data.validation_fraction")
+        return questions, valid
+
+    def _validation_scorer(self, questions: list[Question], valid: list[Question]):
+        """``evaluate(model) -> float``: greedy accuracy on the validation questions with the
+        run's judge and prompt (eval.max_new_tokens, eval.batch_size), for train.select."""
+        from transformers import AutoTokenizer
+
+        from veritune.engines.embedded import resolve_model
+        from veritune.engines.hf import HFEngine
+        from veritune.evaluate import evaluate_questions
+
+        cfg = self.cfg
+        judge = build_judge(cfg, questions)
+        tokenizer = AutoTokenizer.from_pretrained(resolve_model(cfg.model.name),
+                                                  trust_remote_code=cfg.model.trust_remote_code)
+        greedy_only = dataclasses.replace(cfg.eval, best_of_n=0)
+
+        def evaluate(model) -> float:
+            engine = HFEngine(model, tokenizer=tokenizer, device=cfg.model.device)
+            examples = evaluate_questions(engine, valid, judge, greedy_only, cfg.prompt,
+                                          seed=cfg.seed)
+            return sum(e.label == "correct" for e in examples) / len(examples)
+
+        return evaluate
 
     def eval(self) -> None:
         from veritune.evaluate import compare, run_eval

@@ -11,9 +11,11 @@ where an answer token is predicted.
 
 Same maths as TRL's sigmoid and IPO losses (``losses``; with ``sft+dpo`` plus
 ``losses.sft_term``), same defaults as TRL's (bf16 mixed precision, fused AdamW, no weight
-decay, linear decay, gradient norm clipped at 1.0); the order of the pairs is the seed's, not
-TRL's sampler's. With LoRA (``train.lora``) only the adapters train; the reference is the
-base, computed before training, so no second copy is held.
+decay, gradient norm clipped at 1.0), the Trainer's steps, warmup and schedule
+(``schedule.py``), TRL's log names (``logps/chosen`` and ``/rejected`` too, for likelihood
+displacement); the order of the pairs is the seed's, not TRL's sampler's. With LoRA
+(``train.lora``) only the adapters train; the reference is the base, computed before
+training, so no second copy is held. Checkpoints and resuming: ``checkpoint.py``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Sequence
 
 import torch
@@ -190,11 +193,44 @@ def preference_loss(cfg: TrainConfig, chosen, rejected, ref_c, ref_r,
     return dpo_loss(chosen, rejected, ref_c, ref_r, cfg.beta)
 
 
+METRICS = ("rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies",
+           "logps/chosen", "logps/rejected")
+
+
+class LogWindow:
+    """Sums since the last log row; a row holds their means, as TRL's ``log`` averages its
+    metrics over the micro-batches and the Trainer its loss over the steps of the window."""
+
+    def __init__(self, sums: dict | None = None):
+        self.sums = sums or {"steps": 0, "micro": 0, "loss": 0.0, **{k: 0.0 for k in METRICS}}
+
+    def add_micro(self, rc, rr, chosen, rejected) -> None:
+        values = (rc.mean(), rr.mean(), (rc - rr).mean(), (rc > rr).float().mean(),
+                  chosen.detach().mean(), rejected.detach().mean())
+        for key, v in zip(METRICS, values):
+            self.sums[key] += float(v)
+        self.sums["micro"] += 1
+
+    def row(self, step: int, epoch: float, grad_norm: float, lr: float) -> dict:
+        s = self.sums
+        row = {"loss": s["loss"] / s["steps"], "grad_norm": grad_norm, "learning_rate": lr,
+               **{k: s[k] / s["micro"] for k in METRICS}, "epoch": epoch, "step": step}
+        self.sums = LogWindow().sums
+        return row
+
+
 def train_dpo_shared(model, tokenizer, pairs: Sequence[Pair], cfg: TrainConfig, seed: int,
                      with_sft: bool = False, log: Callable[[dict], None] | None = None,
-                     batches: list[list[int]] | None = None) -> list[dict]:
+                     batches: list[list[int]] | None = None, checkpoints: Path | None = None,
+                     selector=None, tracker=None) -> list[dict]:
     """Train ``model`` in place; returns the log history (TRL's key names). ``batches`` (the
-    pairs' indices, batch by batch) replaces the seed's order, e.g. to replay TRL's."""
+    pairs' indices, batch by batch) replaces the seed's order, e.g. to replay TRL's.
+    ``checkpoints``: a folder for resumable checkpoints every ``cfg.save_steps`` steps (a
+    rerun resumes from the newest); ``selector`` scores validation (``train/select.py``);
+    ``tracker`` reports each log row (``train/tracking.py``)."""
+    from veritune.train.checkpoint import StepCheckpoints, set_rng_state
+    from veritune.train.schedule import make_scheduler, optimizer_steps
+
     if cfg.loss_type not in LOSS_TYPES:
         raise VeritunError(f"train.backend: shared supports loss_type {' or '.join(LOSS_TYPES)}"
                            f", got {cfg.loss_type!r}; use train.backend: trl")
@@ -205,54 +241,86 @@ def train_dpo_shared(model, tokenizer, pairs: Sequence[Pair], cfg: TrainConfig, 
     encoded = [encode_pair(tokenizer, p, cfg.max_length) for p in pairs]
     # bf16 mixed precision as TRL's default (and the Trainer's autocast): fp32 weights and
     # optimiser, bf16 matmuls; log-softmax stays fp32
-    device = next(model.parameters()).device.type
-    mixed = torch.autocast(device, dtype=torch.bfloat16, enabled=cfg.bf16)
-    with mixed:
-        ref_c, ref_r = reference_logps(model, encoded, pad_id, cfg.batch_size)
+    mixed = torch.autocast(next(model.parameters()).device.type, dtype=torch.bfloat16,
+                           enabled=cfg.bf16)
     per_epoch = math.ceil(len(encoded) / cfg.batch_size)
-    total = max(1, math.ceil(per_epoch * cfg.epochs / cfg.gradient_accumulation_steps))
+    if batches is None:
+        batches = batch_order(encoded, cfg.batch_size, cfg.epochs, seed, cfg.group_by_prompt)
+    steps = optimizer_steps(batches, per_epoch, cfg.epochs, cfg.gradient_accumulation_steps)
+    total = len(steps)
     # transformers' default optimiser for torch >= 2.8 (adamw_torch_fused), no weight decay
     params = [p for p in model.parameters() if p.requires_grad]  # all, or LoRA's adapters
     optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=0.0, fused=True)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: max(0.0, 1 - s / total) if cfg.lr_scheduler == "linear" else 1.0)
-    if batches is None:
-        batches = batch_order(encoded, cfg.batch_size, cfg.epochs, seed, cfg.group_by_prompt)
-    batches = batches[:total * cfg.gradient_accumulation_steps]
+    scheduler = make_scheduler(cfg, optimizer, total)
+    store = StepCheckpoints(checkpoints) if checkpoints is not None and cfg.save_steps else None
+    resume = store.latest() if store else None
     history: list[dict] = []
+    window, start, loss_sum = LogWindow(), 0, 0.0
+
+    def record(row: dict) -> None:
+        history.append(row)
+        if tracker:
+            tracker.log(row)
+        if log:
+            log(row)
+
+    if resume:
+        tensors, state = store.load(resume, model, optimizer, scheduler)
+        ref_c, ref_r = tensors["ref_chosen"], tensors["ref_rejected"]
+        steps, start, history = state["steps"], state["step"], state["history"]
+        window, loss_sum = LogWindow(state["window"]), state["loss_sum"]
+        if selector:
+            selector.restore(state["select"], checkpoints)
+        set_rng_state(state["rng"])
+    else:
+        with mixed:
+            ref_c, ref_r = reference_logps(model, encoded, pad_id, cfg.batch_size)
+        if selector:  # step 0, the policy before training, is a candidate
+            record(selector.measure(model, 0))
     model.train()
-    step, micro, loss_sum = 0, 0, 0.0
-    with progress(total, "dpo (shared prompt)", "step") as bar:
-        for idx in batches:
-            with mixed:
-                chosen, rejected, tok_lp, tok_mask = answer_logps(
-                    model, [encoded[i] for i in idx], pad_id, with_token_logps=True)
-            losses, rc, rr = preference_loss(cfg, chosen, rejected, ref_c[idx], ref_r[idx],
-                                             [encoded[i] for i in idx])
-            loss = losses.mean()
-            if with_sft:
-                loss = loss + cfg.sft_weight * sft_term(tok_lp, tok_mask)
-            (loss / cfg.gradient_accumulation_steps).backward()
-            micro += 1
-            if micro % cfg.gradient_accumulation_steps:
-                continue
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
+    micro_done = sum(len(s) for s in steps[:start])
+    with progress(total, "dpo (shared prompt)", "step", initial=start) as bar:
+        for step in range(start + 1, total + 1):
+            micro_batches = steps[step - 1]
+            step_loss = 0.0
+            for idx in micro_batches:
+                batch = [encoded[i] for i in idx]
+                with mixed:
+                    chosen, rejected, tok_lp, tok_mask = answer_logps(
+                        model, batch, pad_id, with_token_logps=True)
+                losses, rc, rr = preference_loss(cfg, chosen, rejected, ref_c[idx], ref_r[idx],
+                                                 batch)
+                loss = losses.mean()
+                if with_sft:
+                    loss = loss + cfg.sft_weight * sft_term(tok_lp, tok_mask)
+                (loss / len(micro_batches)).backward()  # the Trainer's scaling, short last step too
+                step_loss += float(loss.detach()) / len(micro_batches)
+                window.add_micro(rc, rr, chosen, rejected)
+            micro_done += len(micro_batches)
+            grad_norm = float(torch.nn.utils.clip_grad_norm_(params, 1.0))
+            lr = scheduler.get_last_lr()[0]  # the rate this step uses, as the Trainer logs it
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
-            step += 1
-            loss_sum += float(loss)
+            loss_sum += step_loss
+            window.sums["loss"] += step_loss
+            window.sums["steps"] += 1
             bar.update(1)
-            if step % cfg.logging_steps == 0 or step == total:
-                row = {"step": step, "loss": round(float(loss), 6),
-                       "rewards/chosen": round(float(rc.mean()), 6),
-                       "rewards/rejected": round(float(rr.mean()), 6),
-                       "rewards/margins": round(float((rc - rr).mean()), 6),
-                       "rewards/accuracies": round(float((rc > rr).float().mean()), 4),
-                       "learning_rate": scheduler.get_last_lr()[0]}
-                history.append(row)
-                if log:
-                    log(row)
-    history.append({"step": step, "train_loss": round(loss_sum / max(step, 1), 6)})
+            if step % cfg.logging_steps == 0:
+                record(window.row(step, round(micro_done / per_epoch, 4), grad_norm, lr))
+            if selector and selector.due(step, total):
+                record(selector.measure(model, step))
+            if store and step % cfg.save_steps == 0 and step < total:
+                select_state = selector.state(checkpoints) if selector else None
+                store.save(step, model, optimizer, scheduler,
+                           {"ref_chosen": ref_c, "ref_rejected": ref_r},
+                           {"steps": steps, "history": history, "window": window.sums,
+                            "loss_sum": loss_sum, "select": select_state})
+                if selector:
+                    selector.prune(checkpoints)
+    record({"train_loss": loss_sum / max(total, 1), "epoch": round(micro_done / per_epoch, 4),
+            "step": total})
+    if selector and (row := selector.finish(model, total)):
+        history.append(row)
     model.eval()
     return history
