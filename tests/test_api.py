@@ -52,6 +52,7 @@ def test_import_is_cheap_and_typed():
 
 
 def test_every_public_name_resolves():
+    assert sorted(veritune.__all__) == sorted(["__version__", *veritune._EXPORTS])
     for name in veritune.__all__:
         assert getattr(veritune, name) is not None, name
     assert set(veritune.__all__) <= set(dir(veritune))

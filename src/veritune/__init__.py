@@ -35,7 +35,11 @@ _EXPORTS = {
         "to_dataset", "export_records", "read_questions", "read_pairs", "read_sft")},
 }
 
-__all__ = ["__version__", *_EXPORTS]
+__all__ = [  # spelled out for type checkers; tests/test_api.py checks it against _EXPORTS
+    "__version__", "load_config", "run", "read_run", "RunResult", "build_judge",
+    "evaluate_model", "EvalResult", "judge_bench", "BenchResult", "Question", "Sample",
+    "Verdict", "Pair", "RunConfig", "InputError", "VeritunError", "to_dataset",
+    "export_records", "read_questions", "read_pairs", "read_sft"]
 
 
 def __getattr__(name: str) -> object:

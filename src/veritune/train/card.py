@@ -137,8 +137,9 @@ def write_model_card(path: str | Path, base_model: str, method: str, counts: Map
         lines += ["", "## Held-out results", ""]
         lines += ["| split | n | base | tuned | wrong→right | right→wrong | McNemar p |",
                   "|---|---|---|---|---|---|---|"]
-        lines += [f"| {s} | {m.get('n')} | {m.get('accuracy_before')} | {m.get('accuracy_after')} "
-                  f"| {m.get('wrong_to_right')} | {m.get('right_to_wrong')} | {m.get('mcnemar_p')} |"
+        keys = ("n", "accuracy_before", "accuracy_after", "wrong_to_right", "right_to_wrong",
+                "mcnemar_p")
+        lines += [f"| {s} | " + " | ".join(str(m.get(k)) for k in keys) + " |"
                   for s, m in metrics.items()]
     suite_rows = _suite_values(suite or {})
     if suite_rows:
