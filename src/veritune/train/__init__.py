@@ -113,8 +113,7 @@ def tb_dir(phase_dir: Path) -> Path:
 
 
 def _say(text: str) -> None:
-    if not os.environ.get("VERITUNE_QUIET"):
-        print(text, file=sys.stderr)
+    print(text, file=sys.stderr, flush=True)  # not a progress bar: VERITUNE_QUIET keeps it
 
 
 def run_sft(model, tokenizer, targets: Sequence[Pair], cfg: TrainConfig, phase_dir: Path,
