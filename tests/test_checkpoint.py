@@ -1,7 +1,8 @@
 """Resumable training and atomic model folders.
 
 On the tiny model, in process: the shared backend stopped by an error after a checkpoint
-resumes from it and ends with exactly the weights and log of a run that was never stopped;
+resumes from it and ends with exactly the weights and log of a run that was never stopped
+(full, LoRA, and in the DPO phase of sft-then-dpo, whose finished SFT phase is kept);
 checkpoints of other settings are not reused; a half-written checkpoint or model folder is
 never taken for a whole one. The real thing, ``kill -9`` of ``veritune train`` on the embedded
 model, is in test_kill_resume.py.
@@ -16,6 +17,7 @@ import time
 
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from conftest import SUBPROCESS_ENV
 from test_shared_prompt import k_pairs
@@ -215,3 +217,36 @@ def test_the_eval_stage_refuses_a_half_written_model(tmp_path, tiny_model_dir,
     assert len(errors) == 1, done.stderr[-2000:]
     assert "model folder is incomplete: model.safetensors is cut short" in errors[0]
     assert str(run_dir / "model") in errors[0]
+
+
+def test_sft_then_dpo_resumes_in_its_second_phase(tmp_path, tiny_model_dir):
+    """Stopped in the DPO phase: the rerun keeps the finished SFT phase (its merged model,
+    saved aside) and resumes DPO from its checkpoint, to the uninterrupted run's weights."""
+    from test_train import make_sft
+
+    cfg = config("sft-then-dpo", backend="shared", batch_size=2, save_steps=1, bf16=False,
+                 eval_steps=1)
+    calls = []
+
+    def evaluate(model):  # scores the DPO phase; the third call (step 2) stops the run
+        calls.append(1)
+        if len(calls) == 3:
+            raise Stop
+        return 0.5
+
+    whole = train(str(tiny_model_dir), make_pairs(), make_sft(), cfg, tmp_path / "whole",
+                  seed=0, evaluate=lambda model: 0.5)
+    with pytest.raises(Stop):
+        train(str(tiny_model_dir), make_pairs(), make_sft(), cfg, tmp_path / "run", seed=0,
+              evaluate=evaluate)
+    phases = tmp_path / "run/checkpoints"
+    assert (phases / "sft/done/model.safetensors").is_file()
+    assert sorted(p.name for p in (phases / "dpo").iterdir()) == ["step-1"]
+    resumed = train(str(tiny_model_dir), make_pairs(), make_sft(), cfg, tmp_path / "run",
+                    seed=0, evaluate=lambda model: 0.5)
+    assert resumed["resumed"] == {"sft": "done", "dpo": 1}
+    assert [r for r in resumed["history"] if "loss" in r] == \
+        [r for r in whole["history"] if "loss" in r]
+    a = load_file(str(tmp_path / "whole/model/model.safetensors"))
+    b = load_file(str(tmp_path / "run/model/model.safetensors"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
