@@ -66,3 +66,14 @@ def test_the_shared_backend_logs_trls_names_and_log_probs(tmp_path, tiny_model_d
     for key in ("logps/chosen", "logps/rejected", "rewards/chosen", "loss"):
         assert rows["shared"][key] == pytest.approx(rows["trl"][key], rel=2e-3, abs=1e-4), key
     assert rows["shared"]["logps/chosen"] < 0 and rows["shared"]["logps/rejected"] < 0
+
+
+def test_a_tracker_that_is_not_installed_is_an_error_before_a_model_loads(tmp_path):
+    import importlib.util
+
+    from veritune.errors import InputError
+
+    if importlib.util.find_spec("wandb") is not None:
+        pytest.skip("wandb is installed here")
+    with pytest.raises(InputError, match="train.report_to.*wandb"):
+        train("no-such-model", make_pairs(), [], config("dpo", report_to="wandb"), tmp_path)

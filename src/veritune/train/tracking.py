@@ -21,11 +21,11 @@ def check_trackers(report_to) -> None:
     """Each tracker's callback can be made (its package is installed), before a model loads."""
     from transformers.integrations import get_reporting_integration_callbacks
 
-    for cls in get_reporting_integration_callbacks(report_to):
-        try:
+    try:
+        for cls in get_reporting_integration_callbacks(report_to):
             cls()
-        except (RuntimeError, ImportError) as e:
-            raise InputError(f"{cls.__name__}: {e}", field="train.report_to") from None
+    except (RuntimeError, ImportError, ValueError) as e:  # not installed; not in this release
+        raise InputError(str(e), field="train.report_to") from None
 
 
 def point_tensorboard(callbacks, folder: Path) -> None:
