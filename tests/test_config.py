@@ -271,12 +271,15 @@ def test_section_with_all_keys_commented_out(tmp_path):
 # --- hashing and dumping --------------------------------------------------------------------
 
 def test_config_hash_stable_and_sensitive(tmp_path):
+    from veritune.dtype import hash_dtype
+
     a = load_config(write(tmp_path, GOOD))
     b = load_config(write(tmp_path, GOOD, "copy.yaml"))
     assert config_hash(a) == config_hash(b)
     assert config_hash(a) == config_hash(hashable(a))  # dataclass or its plain data
     # an option added later (model.vllm) leaves old hashes alone at its default...
-    plain = dataclasses.asdict(a.model)
+    # (dtype auto hashes as the dtype it resolves to: see tests/test_dtype.py)
+    plain = dataclasses.asdict(a.model) | {"dtype": hash_dtype(a.model)}
     assert config_hash(a.model) == config_hash({k: v for k, v in plain.items() if k != "vllm"})
     # ...and counts once it is set
     assert config_hash(dataclasses.replace(a.model, vllm={"tensor_parallel_size": 2})) != \

@@ -25,7 +25,7 @@ def engine(tiny_model_dir):
 def reference_generate(engine, prompts, max_new_tokens):
     """``model.generate(do_sample=False)`` on the engine's own left-padded batch: the rows of
     new tokens, each cut after its first stop token."""
-    ids, attention = engine._encode(prompts)
+    ids, attention = engine.encode(prompts)
     out = engine.model.generate(input_ids=ids, attention_mask=attention, do_sample=False,
                                 max_new_tokens=max_new_tokens, eos_token_id=engine.stop_ids,
                                 pad_token_id=engine.tokenizer.pad_token_id)
@@ -37,7 +37,7 @@ def reference_generate(engine, prompts, max_new_tokens):
 
 
 def test_prompts_are_left_padded_with_different_lengths(engine):
-    ids, attention = engine._encode(PROMPTS)
+    ids, attention = engine.encode(PROMPTS)
     lengths = attention.sum(-1).tolist()
     assert len(set(lengths)) == len(PROMPTS)
     assert attention[:, -1].all()  # left padding: every row ends with a real token
@@ -50,7 +50,7 @@ def test_greedy_decode_equals_model_generate(engine, n):
     max_new = 10
     expected = reference_generate(engine, PROMPTS, max_new)
     assert all(len(r) == max_new for r in expected)  # a random model never says <|im_end|>
-    ids, attention = engine._encode(PROMPTS)
+    ids, attention = engine.encode(PROMPTS)
     params = SamplingParams(n=n, temperature=0.0, max_new_tokens=max_new)
     with torch.inference_mode():
         rows = decode(engine.model, ids, attention, params, engine.stop_ids, torch.Generator())

@@ -141,11 +141,11 @@ class TableEngine:
 
 
 def test_metrics_by_hand_with_a_fake_engine():
-    items = [MCItem("q1", ["a", "b", "c", "d"], "B", "arts"),
-             MCItem("q2", ["a", "b", "c", "d"], "A", "arts"),
-             MCItem("q3", ["a", "b", "c", "d"], "C", "law"),
-             MCItem("q4", ["a", "b", "c", "d"], "D", "law"),
-             MCItem("q5", ["a", "b", "c", "d"], "A", "law")]
+    items = [MCItem.from_letter("q1", ["a", "b", "c", "d"], "B", "arts"),
+             MCItem.from_letter("q2", ["a", "b", "c", "d"], "A", "arts"),
+             MCItem.from_letter("q3", ["a", "b", "c", "d"], "C", "law"),
+             MCItem.from_letter("q4", ["a", "b", "c", "d"], "D", "law"),
+             MCItem.from_letter("q5", ["a", "b", "c", "d"], "A", "law")]
     engine = TableEngine({"q1": {"B": -0.1}, "q2": {"C": -1.0}, "q3": {"C": -0.5, "D": -0.4},
                           "q4": {"D": -0.2}})  # q5: all equal -> the tie goes to A
     metrics, examples = evaluate(engine, items, batch_size=2)
@@ -161,7 +161,8 @@ def test_metrics_by_hand_with_a_fake_engine():
 
 
 def test_no_per_subject_without_subjects():
-    items = [MCItem("q1", ["a", "b"], "A"), MCItem("q2", ["a", "b", "c"], "C")]
+    items = [MCItem.from_letter("q1", ["a", "b"], "A"),
+             MCItem.from_letter("q2", ["a", "b", "c"], "C")]
     metrics, _ = evaluate(TableEngine({}), items)
     assert metrics == {"accuracy": 0.5, "n": 2,
                        "chosen_letter_distribution": {"A": 1.0, "B": 0.0, "C": 0.0}}

@@ -1,6 +1,7 @@
 """Ablations: several training variants on the same sampled data, one summary table.
 
     veritune ablate configs/ablations/ [--limit N] [--only pkue,sft_one] [--set k=v]
+    veritune ablate configs/ablations/ --seeds 0,1,2     # every variant over three seeds
 
 ``DIR/_base.yaml`` is the shared config (data, sampling, judge, evaluation suite); every other
 ``DIR/*.yaml`` is a variant that ``extends: _base.yaml`` and changes pairs or training. The
@@ -10,6 +11,12 @@ and runs pairs, train, eval and report there. The result is ``runs/<base name>/s
 md,json}`` (one row per variant, one column per task, Avg. against the base model) and
 ``ablations.png`` (Avg. per variant, and the data-size curve for variants that set
 ``pairs.question_fraction``).
+
+With ``--seeds``, seed ``s`` runs all of the above in ``runs/<base name>/seed<s>/`` (the data
+seed held fixed, so every seed and variant has the same held-out questions), and
+``runs/<base name>/seeds_summary.json`` / ``report.md`` hold each variant's mean gain with its
+interval on every evaluated split, its guard, and which differences between variants are real
+(``seeds.summarize_ablation``).
 """
 
 from __future__ import annotations
@@ -43,7 +50,7 @@ def _seed_variant(shared: Path, target: Path) -> None:
     target.mkdir(parents=True, exist_ok=True)
     for name in SHARED_FILES:
         shutil.copy2(shared / name, target / name)
-    for part in ("base", "suite/base"):  # the base model's results, measured once
+    for part in ("base", "suite/base", "guard/base"):  # the base model's results, once
         if (shared / "eval" / part).exists():
             shutil.copytree(shared / "eval" / part, target / "eval" / part, dirs_exist_ok=True)
     src = json.loads((shared / "manifest.json").read_text())
@@ -86,6 +93,32 @@ def run_ablations(directory: Path, overrides: Sequence[str] = (), only=None,
             cfg.runs_dir, cfg.name = str(base.run_dir), path.stem
             variants[path.stem] = cfg
     return summarize_ablations(base, dict(sorted(variants.items())))
+
+
+def run_ablation_seeds(directory: Path, overrides: Sequence[str], seeds: Sequence[int],
+                       only=None, log: Callable[[str], None] = print) -> dict:
+    """``run_ablations`` once per seed into ``runs/<base name>/seed<s>/``, then the summary
+    over seeds (``seeds_summary.json``, ``report.md``, ``report.html`` there)."""
+    from veritune.report import write_report
+    from veritune.seeds import share_base, summarize_ablation
+
+    base = load_config(directory / "_base.yaml", list(overrides))
+    root = base.run_dir
+    first = None
+    for seed in seeds:
+        log(f"== seed {seed} (data seed {base.data_seed}) -> {root / f'seed{seed}'}")
+        if first is not None:
+            share_base(first, root / f"seed{seed}")
+        run_ablations(directory, [*overrides, f"seed={seed}", f"data.seed={base.data_seed}",
+                                  f"runs_dir={root}", f"name=seed{seed}"], only=only, log=log)
+        first = first or root / f"seed{seed}"
+    variants = {p.stem: load_config(p, list(overrides)).description
+                for p in variant_files(directory)}
+    summary = summarize_ablation(root, seeds, variants, base.eval.splits)
+    summary["data_seed"] = base.data_seed
+    atomic_write_json(root / "seeds_summary.json", summary)
+    write_report(root)
+    return summary
 
 
 def _stage_seconds(run_dir: Path, stages: Sequence[str]) -> float:

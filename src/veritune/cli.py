@@ -44,11 +44,21 @@ def _pipeline(cfg: RunConfig):
 def run(config: Path = typer.Argument(..., help="YAML config, e.g. configs/quickstart.yaml"),
         set_: Optional[list[str]] = SetOpt,
         limit: Optional[int] = typer.Option(None, help="At most N questions per split."),
-        stages: Optional[str] = typer.Option(None, help="Comma-separated subset of stages.")):
+        stages: Optional[str] = typer.Option(None, help="Comma-separated subset of stages."),
+        seeds: Optional[str] = typer.Option(
+            None, help="Comma-separated training seeds, e.g. 0,1,2: one run per seed into "
+                       "runs/<name>/seed<s>/ on the same split, then seeds_summary.json.")):
     """Run every stage in order into runs/<name>/ (finished stages are skipped)."""
     from veritune.api import run as run_pipeline
 
-    run_pipeline(_config(config, set_, limit), stages=stages)
+    cfg = _config(config, set_, limit)
+    if seeds is not None:
+        from veritune.api import stage_list
+        from veritune.seeds import parse_seeds, run_seeds
+
+        run_seeds(cfg, parse_seeds(seeds), stage_list(stages))
+    else:
+        run_pipeline(cfg, stages=stages)
 
 
 @app.command()
@@ -76,7 +86,7 @@ def data(config: Optional[Path] = typer.Argument(None), set_: Optional[list[str]
          export: Optional[Path] = ExportOpt):
     """Build the question set (with its entity-level split)."""
     from veritune.jsonl import write_records
-    from veritune.pipeline import build_questions
+    from veritune.data.questions import build_questions
 
     extra = [f"data.source={source}"] if source else []
     cfg = _config(config, set_, limit, extra)
@@ -282,14 +292,23 @@ def _eval_suite(config, sets, models: list[str], suite: str, out: Optional[Path]
 def ablate(directory: Path = typer.Argument(..., help="Folder with _base.yaml and variants."),
            set_: Optional[list[str]] = SetOpt,
            limit: Optional[int] = typer.Option(None, help="At most N questions per split."),
-           only: Optional[str] = typer.Option(None, help="Comma-separated variant names.")):
+           only: Optional[str] = typer.Option(None, help="Comma-separated variant names."),
+           seeds: Optional[str] = typer.Option(
+               None, help="Comma-separated training seeds: every variant per seed into "
+                          "runs/<base>/seed<s>/, then seeds_summary.json and report.md.")):
     """Run ablation variants on shared samples; write one summary table and a plot."""
-    from veritune.ablate import run_ablations
+    from veritune.ablate import run_ablation_seeds, run_ablations
     from veritune.suite import summary_table, to_markdown
 
     overrides = list(set_ or []) + ([f"limit={limit}"] if limit is not None else [])
-    summary = run_ablations(directory, overrides,
-                            only=[s.strip() for s in only.split(",")] if only else None)
+    chosen = [s.strip() for s in only.split(",")] if only else None
+    if seeds is not None:
+        from veritune.report_seeds import seeds_markdown
+        from veritune.seeds import parse_seeds
+
+        summary = run_ablation_seeds(directory, overrides, parse_seeds(seeds), only=chosen)
+        return typer.echo("\n".join(seeds_markdown(summary)))
+    summary = run_ablations(directory, overrides, only=chosen)
     typer.echo(to_markdown(summary_table(summary)))
 
 

@@ -23,6 +23,7 @@ from veritune.config_train import check_train
 from veritune.errors import InputError
 
 DEFAULT_PROMPT = "Answer with just the answer. {question}"
+DTYPES = ("auto", "float32", "bfloat16", "float16")
 
 
 class _Loader(yaml.SafeLoader):
@@ -43,7 +44,9 @@ def _yaml_load(text: str):
 class ModelConfig:
     name: str = "embedded"  # "embedded", a local folder, or a Hugging Face model name
     engine: str = "hf"
-    dtype: str = "float32"
+    # auto: bfloat16 where the GPU or CPU computes it natively, else float32 (dtype.py); runs
+    # hash the dtype auto resolves to, so float32 runs made before auto keep their hashes
+    dtype: str = "auto"
     device: str | None = None  # None: cuda when available, else cpu
     trust_remote_code: bool = False
     # engine: openai (any OpenAI-compatible chat-completions server)
@@ -56,6 +59,11 @@ class ModelConfig:
     # data_parallel_size: 1, gpu_memory_utilization: 0.9, max_model_len: 4096}
     vllm: dict[str, Any] | None = field(default=None, metadata={"hash": "omit_if_default"})
 
+    def __post_init__(self):
+        if self.dtype not in DTYPES:
+            raise InputError(f"must be one of {', '.join(DTYPES)}, got {self.dtype!r}",
+                             field="model.dtype")
+
 
 @dataclass
 class DataConfig:
@@ -67,6 +75,9 @@ class DataConfig:
     test_fraction: float = 0.3
     validation_fraction: float = 0.0
     max_test_per_domain: int | None = None
+    # seed of the questions (kb, subsampling, split) and of the evaluation draws and items;
+    # None: the run's seed. Fixed across training seeds by ``veritune run --seeds``.
+    seed: int | None = field(default=None, metadata={"hash": "omit_if_default"})
 
     def __post_init__(self):
         if not 0 < self.test_fraction < 1:
@@ -170,7 +181,7 @@ class TrainConfig:
 class EvalConfig:
     splits: list[str] = field(default_factory=lambda: ["test"])
     max_new_tokens: int = 32
-    batch_size: int = 32
+    batch_size: int = 32  # questions a batch (greedy: one row each; best-of-n: n rows each)
     best_of_n: int = 8  # 0 turns the best-of-n potential off
     best_of_n_temperature: float | None = None  # None: the sampling temperature
     repetition_ngram: int = 3
@@ -179,6 +190,15 @@ class EvalConfig:
     suite: str = ""
     suite_limit: int | None = None  # items per task; None: each task's default limit
     suite_batch_size: int = 16
+    # Out-of-domain guard (guard.py): "default" (truthfulqa_mc, nq_open, halueval_qa) or
+    # comma-separated tasks, scored on base and tuned and compared per item; "": off
+    guard: str = field(default="", metadata={"hash": "omit_if_default"})
+    # items per guard task; None: the guard's own sizes
+    guard_limit: int | None = field(default=None, metadata={"hash": "omit_if_default"})
+
+    def __post_init__(self):
+        if self.guard_limit is not None and self.guard_limit < 1:
+            raise InputError("must be at least 1", field="eval.guard_limit")
 
 
 @dataclass
@@ -237,6 +257,11 @@ class RunConfig:
     def run_dir(self) -> Path:
         return Path(self.runs_dir) / self.name
 
+    @property
+    def data_seed(self) -> int:
+        """The seed of the questions and the evaluation side: ``data.seed``, else ``seed``."""
+        return self.seed if self.data.seed is None else self.data.seed
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
@@ -245,7 +270,12 @@ def hashable(obj: Any) -> Any:
     """Plain data for hashing: like ``dataclasses.asdict``, but a field added later with
     ``metadata={"hash": "omit_if_default"}`` is left out while it has its default, so adding
     an option does not invalidate the stages of runs made before it existed; one with
-    ``{"hash": "omit"}`` (how often to checkpoint, where to report) never counts."""
+    ``{"hash": "omit"}`` (how often to checkpoint, where to report) never counts. A model's
+    ``dtype: auto`` hashes as the dtype it resolves to (float32 runs keep their hashes)."""
+    if isinstance(obj, ModelConfig) and obj.dtype == "auto":
+        from veritune.dtype import hash_dtype
+
+        obj = dataclasses.replace(obj, dtype=hash_dtype(obj))
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return {f.name: hashable(getattr(obj, f.name)) for f in dataclasses.fields(obj)
                 if not (f.metadata.get("hash") == "omit" or

@@ -75,8 +75,10 @@ def evaluate_questions(engine: Engine, questions: Sequence[Question], judge: Jud
                        else cfg.best_of_n_temperature)
         params = SamplingParams(n=cfg.best_of_n, temperature=temperature, top_p=top_p,
                                 top_k=top_k, max_new_tokens=cfg.max_new_tokens, seed=seed)
-        batch = max(1, cfg.batch_size // cfg.best_of_n)
-        samples = _generate(engine, questions, params, prompt, batch, f"eval best-of-{cfg.best_of_n}")
+        # batch_size questions a batch, each with n rows, as the sample stage batches: rows
+        # that share a prompt cost one prompt pass, and wide batches decode faster per token
+        samples = _generate(engine, questions, params, prompt, cfg.batch_size,
+                            f"eval best-of-{cfg.best_of_n}")
         for ex, q, row in zip(examples, questions, samples):
             labels = judge.judge_many([(q, g.text) for g in row])
             ex.best_of_n_correct = sum(j.label == "correct" for j in labels)
@@ -131,14 +133,14 @@ def run_eval(engine: Engine, questions: Sequence[Question], judge: Judge, cfg: E
 
 def compare(base: Sequence[dict], tuned: Sequence[dict]) -> dict:
     """Flips between two evaluations of the same questions, with an exact McNemar p-value."""
-    from scipy.stats import binomtest
+    from veritune.stats import mcnemar_p
 
     before = {e["id"]: e["label"] == "correct" for e in base}
     after = {e["id"]: e["label"] == "correct" for e in tuned}
     common = sorted(set(before) & set(after))
     up = sum(after[i] and not before[i] for i in common)
     down = sum(before[i] and not after[i] for i in common)
-    p = binomtest(up, up + down, 0.5).pvalue if up + down else 1.0
+    p = mcnemar_p(up, down)
     return {"n": len(common), "wrong_to_right": up, "right_to_wrong": down,
             "accuracy_before": round(sum(before[i] for i in common) / len(common), 4)
             if common else 0.0,

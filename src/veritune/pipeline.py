@@ -15,46 +15,13 @@ from pathlib import Path
 from typing import Callable
 
 from veritune.config import RunConfig, config_hash, dump_config
+from veritune.data.questions import build_questions
 from veritune.engines import SamplingParams, engine_from_config
 from veritune.jsonl import atomic_write_text, read_records, write_records
 from veritune.records import Pair, Question, Sample, Verdict
 from veritune.runstore import RunStore
 
 STAGES = ("data", "sample", "judge", "pairs", "train", "eval", "report")
-
-
-def build_questions(cfg: RunConfig) -> list[Question]:
-    from veritune.data import assign_splits, kb_questions, load_questions, subsample_entities
-
-    d = cfg.data
-    if d.source == "kb":
-        questions = kb_questions(d.relations, seed=cfg.seed)
-    else:
-        questions = load_questions(d.source, format=d.format, columns=d.columns)
-    questions = subsample_entities(questions, d.max_entities_per_domain, seed=cfg.seed)
-    if all(q.split == "train" for q in questions):  # no split given: make one by entity
-        questions = assign_splits(questions, d.test_fraction, d.validation_fraction,
-                                  seed=cfg.seed, max_test_per_domain=d.max_test_per_domain)
-    if cfg.limit:
-        questions = limit_per_split(questions, cfg.limit)
-    return questions
-
-
-def limit_per_split(questions: list[Question], limit: int) -> list[Question]:
-    """At most ``limit`` questions per split, taken round-robin across domains."""
-    by_key: dict[tuple[str, str], list[Question]] = {}
-    for q in questions:
-        by_key.setdefault((q.split, q.domain), []).append(q)
-    kept: list[Question] = []
-    for split in dict.fromkeys(q.split for q in questions):
-        queues = [qs for (s, _), qs in by_key.items() if s == split]
-        taken = 0
-        for i in range(max(len(qs) for qs in queues)):
-            for qs in queues:
-                if i < len(qs) and taken < limit:
-                    kept.append(qs[i])
-                    taken += 1
-    return kept
 
 
 def build_judge(cfg: RunConfig, questions: list[Question]):
@@ -126,7 +93,8 @@ class Pipeline:
         src = [Path(cfg.data.source)] if cfg.data.source != "kb" and \
             not cfg.data.source.startswith("hf:") else []
         out = self.p("questions.jsonl")
-        if not self.store.begin("data", self.hash(cfg.data, cfg.seed, cfg.limit), src, [out]):
+        if not self.store.begin("data", self.hash(cfg.data, cfg.data_seed, cfg.limit), src,
+                                [out]):
             return self.log("data: up to date")
         questions = build_questions(cfg)
         write_records(out, questions)
@@ -273,10 +241,14 @@ class Pipeline:
                 f.unlink()
         questions_all = self.questions()
         judge = build_judge(cfg, questions_all)
+        # Evaluation draws (best-of-n) follow the data seed: every training seed of a config
+        # is evaluated the same way, and the base model's results are the same in each.
         sampling = dict(sample_temperature=cfg.sample.temperature, top_p=cfg.sample.top_p,
-                        top_k=cfg.sample.top_k, seed=cfg.seed)
-        # The suite's own settings are left out: it keeps its results per (model, task).
-        core = {k: v for k, v in dataclasses.asdict(cfg.eval).items() if not k.startswith("suite")}
+                        top_k=cfg.sample.top_k, seed=cfg.data_seed)
+        # The suite's and the guard's settings are left out: they keep their results per
+        # (model, task).
+        core = {k: v for k, v in dataclasses.asdict(cfg.eval).items()
+                if not k.startswith(("suite", "guard"))}
         h = self.hash(core, cfg.judge, cfg.prompt, sampling, cfg.model)
         for label, model in models.items():
             inputs = [self.p("questions.jsonl")] + ([self.p("model")] if label == "tuned" else [])
@@ -316,10 +288,28 @@ class Pipeline:
 
             if cards:
                 self._update_model_card(cards)
+        if cfg.eval.guard:
+            self.guard(models)
         if cfg.eval.suite:
             summary = self.suite(models)
             if "tuned" in models and cards:
                 self._update_model_card(cards, summary)
+
+    def guard(self, models: dict[str, str]) -> dict:
+        """The out-of-domain guard on base and tuned, compared item by item (guard.py)."""
+        from veritune.guard import run_guard
+
+        cfg = self.cfg
+        self._engines.clear()
+        self.store.begin("eval/guard", self.hash(cfg.eval.guard, cfg.eval.guard_limit,
+                                                 cfg.judge, cfg.data_seed), [], [])
+        questions = self.questions()
+        result = run_guard(models, cfg.eval.guard, self.p("eval/guard"), self.engine,
+                           limit=cfg.eval.guard_limit, seed=cfg.data_seed,
+                           batch_size=cfg.eval.suite_batch_size,
+                           judge_for=lambda t: suite_judge(cfg, t, questions), log=self.log)
+        self.store.finish("eval/guard", result)
+        return result
 
     def suite(self, models: dict[str, str]) -> dict:
         """The evaluation suite on base and tuned; precise QA is the run's own test split."""
@@ -336,11 +326,11 @@ class Pipeline:
                                                "headline": "accuracy"}}
         self._engines.clear()
         # Always entered: run_suite itself skips each (model, task) already done and current.
-        self.store.begin("eval/suite", self.hash(cfg.eval, cfg.judge, cfg.seed), [], [])
+        self.store.begin("eval/suite", self.hash(cfg.eval, cfg.judge, cfg.data_seed), [], [])
         limits = {t: cfg.eval.suite_limit for t in tasks} if cfg.eval.suite_limit else None
         questions = self.questions()
         summary = run_suite(models, tasks, self.p("eval/suite"), self.engine, limits=limits,
-                            seed=cfg.seed, batch_size=cfg.eval.suite_batch_size,
+                            seed=cfg.data_seed, batch_size=cfg.eval.suite_batch_size,
                             data={"precise_qa": str(self.p("questions.jsonl"))},
                             judge_for=lambda t: suite_judge(cfg, t, questions), given=given,
                             log=self.log)
@@ -374,7 +364,12 @@ class Pipeline:
     stages: tuple[str, ...] = STAGES
 
     def run(self, stages: tuple[str, ...] | None = None) -> None:
-        for name in stages or self.stages:
+        stages = stages or self.stages
+        if "eval" in stages and self.cfg.eval.guard:  # a missing file fails before sampling
+            from veritune.guard import check_guard_data
+
+            check_guard_data(self.cfg.eval.guard)
+        for name in stages:
             getattr(self, name)()
 
 

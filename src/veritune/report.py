@@ -74,6 +74,13 @@ def write_report(run_dir: str | Path) -> Path:
     stages = manifest["stages"]
     lines = [f"# veritune run: {run_dir.name}", "",
              "All figures on one self-contained page: [report.html](report.html).", ""]
+    from veritune.report_seeds import guard_tables, markdown, seeds_markdown
+
+    seeds = _load(run_dir / "seeds_summary.json")
+    if seeds:  # runs/<name>/ of ``--seeds``: the summary, then each seed's own report
+        lines += seeds_markdown(seeds)
+        lines += ["Each seed's run and report: " + ", ".join(
+            f"[seed{s}](seed{s}/report.md)" for s in seeds.get("seeds", [])) + ".", ""]
     data = stages.get("data", {}).get("counts")
     if data:
         lines += ["## Data", "", ", ".join(f"{k}: {v}" for k, v in data.items()), ""]
@@ -103,8 +110,12 @@ def write_report(run_dir: str | Path) -> Path:
         fig = run_dir / "figures" / f"accuracy_per_domain_{split}.png"
         plot_domains(base, tuned, fig, f"Greedy accuracy per domain ({split})")
         lines += [f"![accuracy per domain]({fig.relative_to(run_dir)})", ""]
-    lines += ["## Timings (seconds)", "", "| stage | seconds |", "|---|---:|"]
-    lines += [f"| {name} | {e.get('seconds', '–')} |" for name, e in stages.items()] + [""]
+    guard = _load(eval_dir / "guard" / "compare.json")
+    if guard:
+        lines += markdown(guard_tables(guard))
+    if stages:
+        lines += ["## Timings (seconds)", "", "| stage | seconds |", "|---|---:|"]
+        lines += [f"| {name} | {e.get('seconds', '–')} |" for name, e in stages.items()] + [""]
     if manifest.get("versions"):
         lines += ["## Versions", "", ", ".join(f"{k} {v}" for k, v in manifest["versions"].items()),
                   ""]

@@ -20,7 +20,7 @@ from veritune.jsonl import atomic_write_text
 CSS = """body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:.5em 0 1em}th,td{border:1px solid #ccc;padding:3px 8px}
 td.n{text-align:right}th{background:#f2f2f2}pre{background:#f7f7f7;padding:1em;overflow:auto}
-p.na{color:#888;font-style:italic}img{max-width:100%}h2{border-bottom:1px solid #ddd}"""
+p.na{color:#888;font-style:italic}p.fall{color:#b00;font-weight:bold}img{max-width:100%}h2{border-bottom:1px solid #ddd}"""
 SHAPE = ("accuracy", "best_of_n", "mean_response_tokens", "truncated_rate", "repetition_rate", "n")
 CURVES = (("loss", ("loss",)), ("reward margin", ("rewards/margins",)),
           ("rewards", ("rewards/chosen", "rewards/rejected")))
@@ -294,10 +294,25 @@ def section_config(run_dir: Path) -> str:
     return out + (f"<p>Versions: {_e(versions)}</p>" if versions else "")
 
 
+def section_stats(run_dir: Path) -> list[tuple[str, str]]:
+    """Seeds summary (``runs/<name>/`` of ``--seeds``) and the run's guard, when present."""
+    from veritune.report_seeds import guard_tables, seeds_tables
+
+    seeds = _load(run_dir / "seeds_summary.json")
+    guard = _load(run_dir / "eval" / "guard" / "compare.json")
+    tables = (seeds_tables(seeds) if seeds else []) + (guard_tables(guard) if guard else [])
+    def note(n: str) -> str:
+        cls = ' class="fall"' if "fall**" in n else ""
+        return f"<p{cls}>{_e(n.replace('**', ''))}</p>"
+
+    return [(title, "".join(note(n) for n in notes) + _table(header, rows))
+            for title, header, rows, notes in tables]
+
+
 def write_html_report(run_dir: str | Path) -> Path:
     run_dir = Path(run_dir)
     evals = _evals(run_dir)
-    sections = [("Before / after", section_headline(run_dir, evals)),
+    sections = section_stats(run_dir) + [("Before / after", section_headline(run_dir, evals)),
                 ("Suite results", section_suite(run_dir)),
                 ("Per-domain accuracy", section_domains(evals, fig_heatmap)),
                 ("Greedy (BO1) vs best-of-n (BOn)", section_domains(evals, fig_bo1_bon)),

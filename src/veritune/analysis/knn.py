@@ -42,7 +42,7 @@ def prompt_representations(engine: HFEngine, prompts: Sequence[Messages],
     rows = []
     with progress(len(prompts), f"representations {engine.model_name}", "prompt") as bar:
         for start in range(0, len(prompts), batch_size):
-            ids, attn = engine._encode(prompts[start:start + batch_size])
+            ids, attn = engine.encode(prompts[start:start + batch_size])
             positions = (attn.cumsum(-1) - 1).clamp(min=0)
             out = engine.model(input_ids=ids, attention_mask=attn, position_ids=positions,
                                output_hidden_states=True)

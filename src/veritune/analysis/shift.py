@@ -42,7 +42,7 @@ def token_ranks(base: HFEngine, tuned: HFEngine, prompts: Sequence[Messages],
     with progress(len(prompts), "token shift", "prompt") as bar:
         for start in range(0, len(prompts), batch_size):
             chunk = prompts[start:start + batch_size]
-            ids, attn = tuned._encode(chunk)
+            ids, attn = tuned.encode(chunk)
             rows = decode(tuned.model, ids, attn, params, tuned.stop_ids,
                           torch.Generator(device=tuned.device).manual_seed(0))
             stops = set(tuned.stop_ids)

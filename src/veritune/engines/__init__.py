@@ -8,6 +8,7 @@ the same two methods.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Callable, Protocol, Sequence
 
@@ -61,6 +62,13 @@ class Engine(Protocol):
 ENGINES = ("hf", "openai", "vllm")
 
 
+def batch_seed(seed: int, batch_index: int) -> int:
+    """The seed of one batch: the same (seed, batch) always draws the same samples, on every
+    engine, so a resumed run redraws a half-written batch exactly."""
+    digest = hashlib.sha256(f"{seed}:{batch_index}".encode()).digest()
+    return int.from_bytes(digest[:4], "little")
+
+
 def make_engine(name: str, model: str, **kwargs) -> Engine:
     if name == "hf":
         from veritune.engines.hf import HFEngine
@@ -87,5 +95,10 @@ def engine_from_config(cfg, model: str | None = None) -> Engine:
         dtype = "auto" if cfg.dtype == "float32" else cfg.dtype  # fp32 is the CPU default only
         return make_engine("vllm", model, dtype=dtype, trust_remote_code=cfg.trust_remote_code,
                            **(cfg.vllm or {}))
+    if cfg.engine == "hf":
+        from veritune.dtype import resolve_dtype
+
+        return make_engine("hf", model, dtype=resolve_dtype(cfg.dtype, cfg.device),
+                           device=cfg.device, trust_remote_code=cfg.trust_remote_code)
     return make_engine(cfg.engine, model, dtype=cfg.dtype, device=cfg.device,
                        trust_remote_code=cfg.trust_remote_code)

@@ -6,41 +6,32 @@ generation continues from it, so a prompt costs one forward pass however many sa
 
 from __future__ import annotations
 
-import hashlib
+import inspect
 import os
 from typing import Sequence
 
 import torch
 
-from veritune.engines import Generation, Messages, SamplingParams
+from veritune.engines import Generation, Messages, SamplingParams, batch_seed
+from veritune.dtype import resolve_dtype
 from veritune.engines.embedded import EMBEDDED_ID, EMBEDDED_NAME, clear_quantization, resolve_model
+from veritune.engines.sampling import sample_next
+
+__all__ = ["HFEngine", "decode", "sample_next"]
 
 
-def sample_next(logits: torch.Tensor, params: SamplingParams,
-                generator: torch.Generator) -> torch.Tensor:
-    """One token per row: greedy, or temperature, then top-k, then top-p (nucleus)."""
-    if params.greedy:
-        return logits.argmax(dim=-1)
-    logits = logits / params.temperature
-    if params.top_k and params.top_k < logits.shape[-1]:
-        # top-k first, then top-p among those k only: the same distribution as filtering the
-        # whole vocabulary, without sorting 49k logits per row at every step (that sort was
-        # half the decoding time at 512 rows)
-        values, indices = torch.topk(logits, params.top_k, dim=-1)  # sorted, descending
-        if params.top_p < 1.0:
-            probs = torch.softmax(values, dim=-1)
-            values = values.masked_fill(probs.cumsum(dim=-1) - probs >= params.top_p,
-                                        float("-inf"))
-        choice = torch.multinomial(torch.softmax(values, dim=-1), 1, generator=generator)
-        return indices.gather(-1, choice).squeeze(-1)
-    if params.top_p < 1.0:  # no top-k: nucleus over the whole vocabulary
-        sorted_logits, order = torch.sort(logits, descending=True, dim=-1)
-        cumulative = torch.softmax(sorted_logits, dim=-1).cumsum(dim=-1)
-        drop = cumulative - torch.softmax(sorted_logits, dim=-1) >= params.top_p
-        sorted_logits = sorted_logits.masked_fill(drop, float("-inf"))
-        logits = torch.full_like(logits, float("-inf")).scatter(-1, order, sorted_logits)
-    probs = torch.softmax(logits, dim=-1)
-    return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+COMPACT_FRACTION = 0.25  # drop finished rows from the batch once they are this share of it
+COMPACT_MIN_ROWS = 8  # below this many rows a step costs about the same with fewer
+
+
+def _prefill(model, input_ids, attention, positions):
+    """The prompt pass; only the last position's logits (an lm_head over every prompt
+    position was a fifth of the prompt pass, for logits nobody reads)."""
+    kwargs = dict(input_ids=input_ids, attention_mask=attention, position_ids=positions,
+                  use_cache=True)
+    if "logits_to_keep" in inspect.signature(model.forward).parameters:
+        kwargs["logits_to_keep"] = 1
+    return model(**kwargs)
 
 
 def decode(model, input_ids: torch.Tensor, attention: torch.Tensor, params: SamplingParams,
@@ -48,12 +39,14 @@ def decode(model, input_ids: torch.Tensor, attention: torch.Tensor, params: Samp
     """Left-padded prompts -> ``params.n`` token rows each (stop token excluded).
 
     The prompt is run once; its KV cache is repeated for the n samples. Decoding stops when
-    every row has produced a stop token or ``max_new_tokens`` tokens.
+    every row has produced a stop token or ``max_new_tokens`` tokens. Rows that have stopped
+    leave the batch (and the KV cache) once they are a quarter of it, so a long answer does
+    not keep the short ones' rows computing; a row's tokens do not depend on when that
+    happens, except through the random draws that the remaining rows consume.
     """
     n = params.n
     positions = (attention.cumsum(-1) - 1).clamp(min=0)
-    out = model(input_ids=input_ids, attention_mask=attention, position_ids=positions,
-                use_cache=True)
+    out = _prefill(model, input_ids, attention, positions)
     cache = out.past_key_values
     logits = out.logits[:, -1].float()
     if n > 1:
@@ -61,30 +54,34 @@ def decode(model, input_ids: torch.Tensor, attention: torch.Tensor, params: Samp
         logits = logits.repeat_interleave(n, dim=0)
         attention = attention.repeat_interleave(n, dim=0)
         positions = positions.repeat_interleave(n, dim=0)
-    stop = torch.tensor(stop_ids, device=input_ids.device)
+    device = input_ids.device
+    stop = torch.tensor(stop_ids, device=device)
     next_pos = positions[:, -1:] + 1
-    finished = torch.zeros(logits.shape[0], dtype=torch.bool, device=input_ids.device)
-    tokens: list[torch.Tensor] = []
+    total = logits.shape[0]
+    table = torch.full((total, max(params.max_new_tokens, 0)), stop_ids[0], dtype=torch.long,
+                       device=device)
+    rows = torch.arange(total, device=device)  # the original row of each batch row
+    finished = torch.zeros(total, dtype=torch.bool, device=device)
     for step in range(params.max_new_tokens):
-        token = sample_next(logits, params, generator)
-        token = token.masked_fill(finished, stop_ids[0])
-        tokens.append(token)
+        token = sample_next(logits, params, generator).masked_fill(finished, stop_ids[0])
+        table[rows, step] = token
         finished |= torch.isin(token, stop)
         if bool(finished.all()) or step == params.max_new_tokens - 1:
             break
+        done = int(finished.sum())
+        if done and len(rows) >= COMPACT_MIN_ROWS and done >= COMPACT_FRACTION * len(rows):
+            keep = (~finished).nonzero().squeeze(-1)
+            cache.batch_select_indices(keep)
+            rows, token, attention, next_pos = rows[keep], token[keep], attention[keep], \
+                next_pos[keep]
+            finished = finished[keep]
         attention = torch.cat([attention, torch.ones_like(attention[:, :1])], dim=-1)
         out = model(input_ids=token[:, None], attention_mask=attention, position_ids=next_pos,
                     past_key_values=cache, use_cache=True)
         cache, logits, next_pos = out.past_key_values, out.logits[:, -1].float(), next_pos + 1
-    table = torch.stack(tokens, dim=1).tolist() if tokens else [[] for _ in range(len(finished))]
     stops = set(stop_ids)
     return [row[:next((i for i, t in enumerate(row) if t in stops), len(row)) + 1]
-            for row in table]
-
-
-def batch_seed(seed: int, batch_index: int) -> int:
-    digest = hashlib.sha256(f"{seed}:{batch_index}".encode()).digest()
-    return int.from_bytes(digest[:4], "little")
+            for row in table.tolist()]
 
 
 class HFEngine:
@@ -98,12 +95,13 @@ class HFEngine:
         if threads:
             torch.set_num_threads(threads)
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.dtype = resolve_dtype(dtype, self.device)  # "auto": bf16 where native
         if isinstance(model, (str, os.PathLike)):
             model = str(model)
             self.model_name = EMBEDDED_ID if model == EMBEDDED_NAME else model
             path = resolve_model(model)
             self.model = AutoModelForCausalLM.from_pretrained(
-                path, dtype=getattr(torch, dtype), trust_remote_code=trust_remote_code)
+                path, dtype=getattr(torch, self.dtype), trust_remote_code=trust_remote_code)
             tokenizer = tokenizer or AutoTokenizer.from_pretrained(
                 path, trust_remote_code=trust_remote_code)
         else:  # an already loaded model (tests, in-process evaluation after training)
@@ -129,7 +127,8 @@ class HFEngine:
         return self.tokenizer.apply_chat_template(messages, tokenize=False,
                                                   add_generation_prompt=True)
 
-    def _encode(self, prompts: Sequence[Messages]):
+    def encode(self, prompts: Sequence[Messages]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Chat-template prompts -> left-padded ``(input_ids, attention_mask)`` on the device."""
         texts = [self.prompt_text(m) for m in prompts]
         enc = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
         return enc["input_ids"].to(self.device), enc["attention_mask"].to(self.device)
@@ -139,7 +138,7 @@ class HFEngine:
                  batch_index: int = 0) -> list[list[Generation]]:
         if not prompts:
             return []
-        input_ids, attention = self._encode(prompts)
+        input_ids, attention = self.encode(prompts)
         generator = torch.Generator(device=self.device)
         generator.manual_seed(batch_seed(params.seed, batch_index))
         rows = decode(self.model, input_ids, attention, params, self.stop_ids, generator)
@@ -167,7 +166,7 @@ class HFEngine:
         ids = torch.tensor([i[0] for i in ids], device=self.device)
         out: list[list[float]] = []
         for start in range(0, len(prompts), batch_size):
-            input_ids, attention = self._encode(prompts[start:start + batch_size])
+            input_ids, attention = self.encode(prompts[start:start + batch_size])
             positions = (attention.cumsum(-1) - 1).clamp(min=0)
             logits = self.model(input_ids=input_ids, attention_mask=attention,
                                 position_ids=positions, logits_to_keep=1).logits[:, -1].float()

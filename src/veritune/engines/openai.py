@@ -21,7 +21,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from typing import Sequence
 
-from veritune.engines import Generation, Messages, SamplingParams
+from veritune.engines import Generation, Messages, SamplingParams, batch_seed
 from veritune.errors import VeritunError
 
 RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
@@ -92,8 +92,6 @@ class OpenAIEngine:
 
     def generate(self, prompts: Sequence[Messages], params: SamplingParams,
                  batch_index: int = 0) -> list[list[Generation]]:
-        from veritune.engines.hf import batch_seed
-
         if params.top_k and not params.greedy and not self.top_k:
             raise VeritunError(f"top_k={params.top_k} asked, but the chat-completions API has no "
                                "top_k: set sample.top_k: 0, or model.top_k: true for a server "

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from veritune.engines import Generation, Messages, SamplingParams
+from veritune.engines import Generation, Messages, SamplingParams, batch_seed
 from veritune.errors import VeritunError
 
 
@@ -80,8 +80,6 @@ class VLLMEngine:
 
     def generate(self, prompts: Sequence[Messages], params: SamplingParams,
                  batch_index: int = 0) -> list[list[Generation]]:
-        from veritune.engines.hf import batch_seed
-
         sp = self._vllm.SamplingParams(**sampling_kwargs(params,
                                                          batch_seed(params.seed, batch_index)))
         outputs = self.llm.chat(list(prompts), sp, use_tqdm=False)

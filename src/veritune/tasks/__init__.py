@@ -138,6 +138,41 @@ def seeded_subset(items: list, limit: int | None, seed: int) -> list:
     return [items[i] for i in keep]
 
 
+# The example field behind a metric that is a mean over items (``label`` means label ==
+# "correct"); a metric not listed is its own field (truthfulqa_mc's mc1, mc2, ...).
+ITEM_FIELDS = {"accuracy": ("correct", "label"), "forced_accuracy": ("forced_correct",),
+               "truthful_rate": ("truthful",)}
+
+
+def item_scores(examples: Sequence[dict], metric: str) -> list[tuple[str, float]] | None:
+    """(item key, score) per example for a metric that is the mean of per-item scores, so two
+    models' results can be compared item by item; None when the examples do not hold it.
+
+    The key is the example's ``id`` or ``line``, else its question (numbered when a question
+    repeats); models scored on the same items in the same order get the same keys.
+    """
+    out, seen = [], {}
+    for ex in examples:
+        value = None
+        for name in ITEM_FIELDS.get(metric, (metric,)):
+            v = ex.get(name)
+            if name == "label" and isinstance(v, str):
+                value = float(v == "correct")
+            elif isinstance(v, (bool, int, float)):
+                value = float(v)
+            if value is not None:
+                break
+        if value is None:
+            return None
+        key = ex.get("id", ex.get("line"))
+        if key is None:
+            q = str(ex.get("question", ""))
+            seen[q] = seen.get(q, 0) + 1
+            key = q if seen[q] == 1 else f"{q}#{seen[q]}"
+        out.append((str(key), value))
+    return out
+
+
 def run_task(name: str, engine, out_dir: str | Path, data: str | Path | None = None,
              limit: int | None = -1, seed: int = 0, batch_size: int = 16, judge=None) -> dict:
     """Load, evaluate and write one task; ``limit=-1`` means the task's default limit."""

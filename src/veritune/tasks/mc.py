@@ -16,7 +16,6 @@ from __future__ import annotations
 import csv
 import re
 from collections import defaultdict
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -26,31 +25,14 @@ from veritune.jsonl import iter_json_lines
 from veritune.progress import progress
 from veritune.tasks import find_data, package_file, seeded_subset
 from veritune.tasks.generation import choice_scores, rate
+from veritune.tasks.mc_item import LETTER_INSTRUCTION, LETTERS, MCItem
 
 NAME, MULTI, RELATIVE = "mmlu", True, False
 HEADLINE = "accuracy"
 DEFAULT_LIMIT = 300
 DEFAULT_LIMITS = {"mmlu": 300, "cmmlu": 300}
-LETTERS = "ABCDEFGHIJ"
-INSTRUCTIONS = {"mmlu": "Answer with the letter of the correct option.",
+INSTRUCTIONS = {"mmlu": LETTER_INSTRUCTION,
                 "cmmlu": "请直接回答正确选项的字母。"}
-
-
-@dataclass
-class MCItem:
-    question: str
-    options: list[str]
-    gold: str  # a letter
-    subject: str = ""
-    instruction: str = INSTRUCTIONS["mmlu"]
-
-    @property
-    def letters(self) -> str:
-        return LETTERS[:len(self.options)]
-
-    def prompt(self) -> str:
-        lines = "\n".join(f"{letter}. {o}" for letter, o in zip(self.letters, self.options))
-        return f"{self.question}\n\n{lines}\n\n{self.instruction}"
 
 
 def default_data(task: str = "mmlu") -> Path:
@@ -89,8 +71,9 @@ def _jsonl_item(obj, where: dict) -> MCItem:
             or not all(isinstance(o, str) and o.strip() for o in options)):
         raise InputError(f"expected 2 to {len(LETTERS)} non-empty options", **where, field=field)
     options = [o.strip() for o in options]
-    return MCItem(question.strip(), options, _gold(obj.get("answer"), options, where),
-                  str(obj.get("subject") or ""))
+    return MCItem.from_letter(question.strip(), options,
+                              _gold(obj.get("answer"), options, where),
+                              str(obj.get("subject") or ""))
 
 
 def _gold(answer, options: list[str], where: dict) -> str:
@@ -129,8 +112,8 @@ def _read_csv(path: Path) -> list[MCItem]:
             if gold not in letters:
                 raise InputError(f"expected one of {', '.join(letters)}, got {gold!r}",
                                  path=path, line=line, field="Answer")
-            items.append(MCItem(row["Question"].strip(), [row[c].strip() for c in letters],
-                                gold, path.stem))
+            items.append(MCItem.from_letter(row["Question"].strip(),
+                                            [row[c].strip() for c in letters], gold, path.stem))
             line = reader.line_num + 1  # a quoted cell may span lines
     return items
 

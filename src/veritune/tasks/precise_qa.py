@@ -29,7 +29,7 @@ def default_data() -> Path:
 
 
 def load(path, limit=None, seed=0) -> list[Question]:
-    from veritune.pipeline import build_questions
+    from veritune.data.questions import build_questions
 
     if str(path) == "kb":
         questions = build_questions(RunConfig(data=DataConfig(source="kb")))

@@ -1,0 +1,107 @@
+"""Out-of-domain guard: tasks the training never sees, scored on the base and the tuned model
+in the eval stage and compared item by item.
+
+    eval: {guard: default}          # in a config; or --set eval.guard=truthfulqa_mc,nq_open
+
+Each guard task runs through the suite's own runner (``suite.run_suite``: the same task
+modules, the same per-(model, task) reuse) into ``eval/guard/<base|tuned>/<task>/``, on a
+fixed, seeded subset of items (the data seed: the same items for every training seed). For
+each task, ``eval/guard/compare.json`` holds the base and tuned values of its guard metric,
+the change, and its 95% interval by a paired bootstrap over items; ``fall`` marks a change
+whose interval lies below 0, which the report flags.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Callable, Mapping
+
+from veritune.errors import InputError
+from veritune.jsonl import atomic_write_json
+from veritune.stats import pair_items, paired_bootstrap, verdict
+
+# task -> (the metric compared, items scored). Forced choice for HaluEval: a 135M model
+# rarely answers with the bare word, so its headline mostly measures format compliance.
+# Sizes: about 3 minutes a model on 2 CPU cores for SmolLM2-135M (benchmarks/results/guard_time.json).
+DEFAULT_GUARD = {"truthfulqa_mc": ("mc2", 100), "nq_open": ("accuracy", 100),
+                 "halueval_qa": ("forced_accuracy", 100)}
+
+
+def guard_tasks(spec: str, limit: int | None = None) -> dict[str, tuple[str, int | None]]:
+    """``"default"`` or comma-separated task names -> task -> (metric, limit). A task outside
+    the default guard is compared on its headline metric at its own default limit."""
+    from veritune.tasks import get_task, suite_tasks
+
+    names = list(DEFAULT_GUARD) if spec.strip() == "default" else suite_tasks(spec)
+    if "precise_qa" in names:
+        raise InputError("precise_qa is the in-domain task, not a guard", field="eval.guard")
+    out = {}
+    for name in names:
+        metric, size = DEFAULT_GUARD.get(name, (get_task(name).headline, None))
+        out[name] = (metric, limit if limit is not None else size)
+    return out
+
+
+def check_guard_data(spec: str) -> None:
+    """Fail before any model loads when a guard task's data file is missing."""
+    from veritune.tasks import get_task
+
+    for name in guard_tasks(spec):
+        get_task(name).default_data()  # raises InputError saying where to get it
+
+
+def run_guard(models: Mapping[str, str], spec: str, out_dir: str | Path,
+              make_engine: Callable[[str], object], limit: int | None = None, seed: int = 0,
+              batch_size: int = 16, judge_for: Callable[[str], object] | None = None,
+              log: Callable[[str], None] = print) -> dict:
+    """Score the guard on ``models`` (``{"base": ..., "tuned": ...}``) and compare them."""
+    from veritune.suite import run_suite
+
+    tasks = guard_tasks(spec, limit)
+    run_suite(models, list(tasks), out_dir, make_engine,
+              limits={t: size for t, (_, size) in tasks.items()}, seed=seed,
+              batch_size=batch_size, judge_for=judge_for, log=log)
+    result = compare_guard(out_dir, {t: metric for t, (metric, _) in tasks.items()})
+    atomic_write_json(Path(out_dir) / "compare.json", result)
+    for task, r in result["tasks"].items():
+        if r.get("change") is not None:
+            log(f"guard {task} {r['metric']}: {r['base']:.4f} -> {r['tuned']:.4f} "
+                f"(change {r['change']:+.4f}, 95% CI [{r['low']:+.4f}, {r['high']:+.4f}]"
+                f"{', FALL' if r['verdict'] == 'fall' else ''})")
+    return result
+
+
+def task_scores(task_dir: Path, metric: str) -> list[tuple[str, float]] | None:
+    """Per-item scores of one model on one task, from its ``examples.jsonl``."""
+    from veritune.tasks import item_scores
+
+    path = task_dir / "examples.jsonl"
+    if not path.exists():
+        return None
+    examples = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()
+                if line.strip()]
+    return item_scores(examples, metric)
+
+
+def compare_guard(out_dir: str | Path, metrics: Mapping[str, str], base: str = "base",
+                  tuned: str = "tuned") -> dict:
+    """Per task: base and tuned mean of the metric on their common items, the change, and its
+    paired bootstrap interval (``verdict``: gain / fall / unclear)."""
+    out_dir = Path(out_dir)
+    tasks = {}
+    for task, metric in metrics.items():
+        a = task_scores(out_dir / base / task, metric)
+        b = task_scores(out_dir / tuned / task, metric)
+        if a is None or b is None:
+            tasks[task] = {"metric": metric, "change": None}
+            continue
+        keys, sa, sb = pair_items(a, b)
+        ci = paired_bootstrap([y - x for x, y in zip(sa, sb)])
+        n = len(keys)
+        tasks[task] = {"metric": metric, "n": n, "unpaired": max(len(a), len(b)) - n,
+                       "base": round(sum(sa) / n, 4) if n else None,
+                       "tuned": round(sum(sb) / n, 4) if n else None,
+                       "change": ci["mean"], "low": ci["low"], "high": ci["high"],
+                       "verdict": verdict(ci)}
+    return {"tasks": tasks, "falls": [t for t, r in tasks.items() if r.get("verdict") == "fall"]}

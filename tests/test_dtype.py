@@ -1,0 +1,94 @@
+"""``model.dtype: auto``: bf16 where the CPU (or GPU) computes it natively, else fp32; and
+the hash of a run sees the resolved dtype, so fp32 runs made before auto keep their hashes."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+import veritune.dtype as dtype_mod
+from veritune.config import ModelConfig, RunConfig, config_hash, load_config
+from veritune.dtype import cpu_flags, hash_dtype, resolve_dtype
+from veritune.errors import InputError
+
+SAPPHIRE_RAPIDS = ("processor\t: 0\nvendor_id\t: GenuineIntel\n"
+                   "flags\t\t: fpu sse2 avx2 avx512f avx512_bf16 amx_bf16 amx_tile\n")
+ZEN3 = "processor\t: 0\nflags\t\t: fpu sse2 avx avx2 fma f16c\n"
+GENOA = "flags\t\t: fpu avx2 avx512f avx512_bf16 avx512_vnni\n"
+
+
+@pytest.fixture
+def native(monkeypatch):
+    """Pretend the CPU has (True) or lacks (False) native bf16."""
+    def set_(value: bool):
+        monkeypatch.setattr(dtype_mod, "_cpu_native_bf16", lambda: value)
+    return set_
+
+
+def test_cpu_flags_are_read_from_cpuinfo_text():
+    assert {"avx512_bf16", "amx_bf16"} <= cpu_flags(SAPPHIRE_RAPIDS)
+    assert "avx512_bf16" not in cpu_flags(ZEN3)
+    assert cpu_flags("no flags here") == set()
+
+
+@pytest.mark.parametrize("text,expected", [(SAPPHIRE_RAPIDS, "bfloat16"), (GENOA, "bfloat16"),
+                                           (ZEN3, "float32"), ("", "float32")])
+def test_auto_on_cpu_follows_the_flags(monkeypatch, text, expected):
+    monkeypatch.setattr(dtype_mod, "_cpu_native_bf16",
+                        lambda: bool(cpu_flags(text) & set(dtype_mod.NATIVE_BF16_FLAGS)))
+    assert resolve_dtype("auto", "cpu") == expected
+
+
+def test_explicit_dtypes_pass_through(native):
+    native(True)
+    assert resolve_dtype("float32", "cpu") == "float32"
+    assert resolve_dtype("bfloat16", "cpu") == "bfloat16"
+
+
+def test_auto_on_cuda_asks_torch(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    assert resolve_dtype("auto", "cuda") == "bfloat16"
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
+    assert resolve_dtype("auto", "cuda:0") == "float32"
+
+
+def test_auto_is_the_default_and_hashes_like_float32_without_native_bf16(native):
+    native(False)
+    assert ModelConfig().dtype == "auto"
+    old = ModelConfig(dtype="float32")  # what every run before auto had
+    assert config_hash(ModelConfig()) == config_hash(old)
+    assert config_hash(RunConfig()) == config_hash(dataclasses.replace(
+        RunConfig(), model=old, judge=dataclasses.replace(RunConfig().judge, model=old)))
+    native(True)  # where auto means bf16, the samples differ, and so does the hash
+    assert config_hash(ModelConfig()) == config_hash(ModelConfig(dtype="bfloat16"))
+    assert config_hash(ModelConfig()) != config_hash(old)
+
+
+def test_other_engines_hash_auto_as_their_old_default(native):
+    native(True)
+    for engine in ("vllm", "openai"):
+        assert hash_dtype(ModelConfig(engine=engine)) == "float32"
+        assert config_hash(ModelConfig(engine=engine)) == \
+            config_hash(ModelConfig(engine=engine, dtype="float32"))
+
+
+def test_unknown_dtype_is_an_input_error_at_load(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("model:\n  dtype: fp8\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"c.yaml, line 2, field 'model.dtype'.*auto"):
+        load_config(path)
+
+
+@pytest.mark.parametrize("flag,expected", [(False, "float32"), (True, "bfloat16")])
+def test_engine_loads_the_resolved_dtype(native, tiny_model_dir, flag, expected):
+    import torch
+
+    from veritune.engines import engine_from_config
+
+    native(flag)
+    engine = engine_from_config(ModelConfig(name=str(tiny_model_dir), device="cpu"))
+    assert engine.dtype == expected
+    assert next(engine.model.parameters()).dtype == getattr(torch, expected)
