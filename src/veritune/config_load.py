@@ -215,7 +215,11 @@ def load(cls: type, path: str | Path | None = None, overrides: list[str] | None 
         tree, lines = read_yaml(path)
         where = Where(path, lines)
         if "extends" in tree:
-            parent = path.parent / str(tree.pop("extends"))
+            name = tree.pop("extends")
+            parent = path.parent / str(name)
+            if not isinstance(name, str) or not parent.is_file():
+                raise InputError(f"no config file {str(parent)!r} to extend", field="extends",
+                                 **where("extends"))
             parent_tree, _ = read_yaml(parent)
             if "extends" in parent_tree:
                 raise InputError("extends: only one level is supported", path=parent,
