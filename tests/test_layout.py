@@ -22,10 +22,10 @@ LAYERS = [
                     "config_validate", "runlock"}),
     ("backends", {"engines", "judge", "data"}),
     ("stages", {"prompts", "sample", "verdicts", "pairs", "evaluate", "train", "tasks",
-                "analysis", "atomic", "build"}),
+                "analysis", "atomic", "build", "datasets_io"}),
     ("runs", {"runstore", "suite", "report", "report_html"}),
-    ("pipelines", {"pipeline", "atomic.pipeline", "ablate", "standalone"}),
-    ("commands", {"cli", "cli_errors", "analysis.cli", "build.cli"}),
+    ("pipelines", {"pipeline", "atomic.pipeline", "ablate", "api", "standalone"}),
+    ("commands", {"cli", "cli_errors", "analysis.cli", "build.cli", ""}),  # "": veritune
 ]
 # Imports the moves of issue 15 take away (build_questions to data/, build_judge and
 # suite_judge to judge/). Each entry must still exist: delete it when its move lands.

@@ -42,6 +42,11 @@ def ConfigArg():  # noqa: N802
                           "Optional in standalone mode, for its settings.")
 
 
+def ExportOpt():  # noqa: N802
+    return typer.Option(None, help="Also write the records here: .jsonl, .parquet, or a folder "
+                                   "(a datasets Dataset, save_to_disk).")
+
+
 def PathOpt(what: str, switch: bool = False):  # noqa: N802
     note = f" Switches to {STANDALONE.lower()}." if switch else f" {STANDALONE} only."
     return typer.Option(None, help=what + note)
@@ -49,13 +54,9 @@ def PathOpt(what: str, switch: bool = False):  # noqa: N802
 
 def _version(value: bool) -> None:
     if value:
-        from importlib import metadata
+        from veritune import __version__
 
-        try:
-            version = metadata.version("veritune")
-        except metadata.PackageNotFoundError:
-            version = "unknown (not installed)"
-        typer.echo(f"veritune {version}")
+        typer.echo(f"veritune {__version__}")
         raise typer.Exit()
 
 
@@ -109,10 +110,9 @@ def run(config: Path = typer.Argument(..., help="YAML config, e.g. configs/quick
             None, help="Comma-separated subset of: data, sample, judge, pairs, train, eval, "
                        "report.")):
     """Run every stage in order into runs/<name>/ (finished stages are skipped)."""
-    from veritune.pipeline import STAGES
+    from veritune.api import run as run_pipeline
 
-    cfg = _config(config, set_, limit)
-    _pipeline(cfg).run(_stages(stages, STAGES))
+    run_pipeline(_config(config, set_, limit), stages=stages)
 
 
 @app.command()
@@ -134,14 +134,17 @@ def data(config: Optional[Path] = ConfigArg(), set_: Optional[list[str]] = SetOp
          source: Optional[str] = typer.Option(None, help="kb, or a question file "
                                               "(sets data.source)."),
          out: Optional[Path] = PathOpt("Write DIR/questions.jsonl.", switch=True),
-         limit: Optional[int] = typer.Option(None, help="At most N questions per split.")):
+         limit: Optional[int] = typer.Option(None, help="At most N questions per split."),
+         export: Optional[Path] = ExportOpt()):
     """Build the question set (with its entity-level split)."""
     cfg = _config(config, set_, limit, _flags(**{"data.source": source}))
     if out is None:
-        return _pipeline(cfg).data()
+        _pipeline(cfg).data()
+        return _export(export, cfg.run_dir / "questions.jsonl", "questions")
     from veritune import standalone
 
     typer.echo(standalone.data(cfg, out))
+    _export(export, out / "questions.jsonl", "questions")
 
 
 @app.command()
@@ -203,7 +206,11 @@ def pairs(config: Optional[Path] = ConfigArg(), set_: Optional[list[str]] = SetO
           k: Optional[int] = typer.Option(None, help="At most K pairs per question "
                                           "(pairs.max_pairs_per_question, at least 1)."),
           export_trl: Optional[Path] = typer.Option(None, help="Also write TRL "
-                                                    "prompt/chosen/rejected JSONL here.")):
+                                                    "prompt/chosen/rejected JSONL here."),
+          export: Optional[Path] = ExportOpt(),
+          export_sft: Optional[Path] = typer.Option(
+              None, help="Also write the SFT targets (TRL prompt/completion) here: .jsonl, "
+                         ".parquet, or a folder (datasets save_to_disk).")):
     """Build preference pairs and SFT targets (writes pairs.jsonl, sft.jsonl)."""
     cfg = _config(config, set_, extra=_flags(**{"pairs.max_pairs_per_question": k}))
     from veritune import standalone
@@ -213,9 +220,12 @@ def pairs(config: Optional[Path] = ConfigArg(), set_: Optional[list[str]] = SetO
         _pipeline(cfg).pairs()
         if export_trl:
             standalone.export_run_trl(cfg, export_trl)
-        return
-    _need(samples=samples, verdicts=verdicts, out=out)
-    typer.echo(standalone.pairs(cfg, questions, samples, verdicts, out, export_trl))
+        out = cfg.run_dir
+    else:
+        _need(samples=samples, verdicts=verdicts, out=out)
+        typer.echo(standalone.pairs(cfg, questions, samples, verdicts, out, export_trl))
+    _export(export, out / "pairs.jsonl", "pairs")
+    _export(export_sft, out / "sft.jsonl", "sft")
 
 
 @app.command()
@@ -224,7 +234,9 @@ def train(config: Optional[Path] = ConfigArg(), set_: Optional[list[str]] = SetO
           model: Optional[str] = typer.Option(None, help="Model to fine-tune (sets "
                                               "model.name)."),
           pairs_file: Optional[Path] = typer.Option(
-              None, "--pairs", help="Pair JSONL. Switches to standalone mode."),
+              None, "--pairs", help="Pairs: veritune's pairs.jsonl, or TRL-format pairs "
+                                    "(JSONL, Parquet, a datasets folder). Switches to "
+                                    "standalone mode."),
           sft_file: Optional[Path] = typer.Option(
               None, "--sft", help="SFT-target JSONL. Switches to standalone mode."),
           out: Optional[Path] = PathOpt("Write DIR/model."),
@@ -320,19 +332,13 @@ def judge_bench(labels: Path = typer.Option(..., help="JSONL of {question, answe
                 out: Optional[Path] = typer.Option(None, help="Write metrics.json and "
                                                    "examples.jsonl here.")):
     """Agreement of a judge with human labels (accuracy, balanced accuracy, kappa, cost)."""
-    from veritune.jsonl import atomic_write_json, write_records
-    from veritune.judge.bench import load_labels, run_bench
-    from veritune.pipeline import build_judge
+    from veritune.api import judge_bench as bench
 
     cfg = _config(config, set_, extra=_flags(**{"judge.name": judge_name}))
-    items = load_labels(labels)
-    metrics, examples = run_bench(build_judge(cfg, [q for q, _, _ in items]), items)
+    metrics = bench(labels, None, config=cfg, out=out).metrics  # None: the config's judge
     for key in ("n", "accuracy", "balanced_accuracy", "precision", "recall", "kappa",
                 "uncertain_rate", "llm_calls", "seconds"):
         typer.echo(f"{key:>18}  {metrics[key]}")
-    if out:
-        atomic_write_json(out / "metrics.json", metrics)
-        write_records(out / "examples.jsonl", examples)
 
 
 @app.command()
@@ -345,6 +351,14 @@ def report(target: Path = typer.Argument(..., help="A run directory or its confi
         raise VeritunError(f"{target}: no such run directory or config")
     run_dir = load_config(target).run_dir if target.is_file() else target
     typer.echo(f"report -> {write_report(run_dir)}")
+
+
+def _export(path: Optional[Path], src: Path, kind: str) -> None:
+    if path is not None:
+        from veritune.datasets_io import convert
+
+        n, fmt = convert(src, path, kind)
+        typer.echo(f"{n} {kind} -> {path} ({fmt})")
 
 
 def _need(**paths) -> None:

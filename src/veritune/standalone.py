@@ -17,7 +17,7 @@ from typing import Sequence
 from veritune.config import RunConfig
 from veritune.errors import VeritunError
 from veritune.jsonl import atomic_write_text, read_records, write_records
-from veritune.records import Pair, Question, Sample, Verdict
+from veritune.records import Question, Sample, Verdict
 from veritune.runlock import lock_dir
 
 
@@ -80,31 +80,28 @@ def export_run_trl(cfg: RunConfig, target: Path) -> None:
 
 
 def train(cfg: RunConfig, pairs_file: Path | None, sft_file: Path | None, out: Path) -> str:
-    from veritune.train import train as train_model, write_model_card
+    from veritune.datasets_io import read_pairs, read_sft
+    from veritune.train import train as train_model
+    from veritune.train.card import write_model_card
 
-    p = read_records(pairs_file, Pair.from_dict, unique=False) if pairs_file else []
-    sft = read_records(sft_file, Pair.from_dict, unique=False) if sft_file else []
+    # veritune's pairs.jsonl, or TRL-format pairs from another tool (JSONL, Parquet, a folder)
+    p = read_pairs(pairs_file) if pairs_file else []
+    sft = read_sft(sft_file) if sft_file else []
     lock_dir(out)
     train_model(cfg.model.name, p, sft, cfg.train, out, seed=cfg.seed,
                 trust_remote_code=cfg.model.trust_remote_code)
     write_model_card(out / "model", cfg.model.name, cfg.train.method,
-                     {"pairs": len(p), "sft_targets": len(sft)})
+                     {"pairs": len(p), "sft_targets": len(sft)}, train=cfg.train)
     return f"model -> {out / 'model'}"
 
 
 def evaluate(cfg: RunConfig, questions: Path, out: Path, split: str | None) -> str:
-    from veritune.engines import engine_from_config
-    from veritune.evaluate import run_eval
-    from veritune.pipeline import build_judge, limit_per_split
+    from veritune.api import evaluate_model
+    from veritune.data import load_questions
 
-    all_qs = read_records(questions, Question.from_dict)
-    qs = [q for q in all_qs if split in (None, q.split)]
-    qs = limit_per_split(qs, cfg.eval.limit) if cfg.eval.limit else qs
+    qs = load_questions(questions)  # every format load_questions reads; checked before writing
     lock_dir(out)
-    engine = engine_from_config(cfg.model)
-    m = run_eval(engine, qs, build_judge(cfg, all_qs), cfg.eval, cfg.prompt, out,
-                 sample_temperature=cfg.sample.temperature, top_p=cfg.sample.top_p,
-                 top_k=cfg.sample.top_k, seed=cfg.seed)
+    m = evaluate_model(cfg.model.name, qs, config=cfg, split=split, out=out).metrics
     return f"accuracy {m['accuracy']:.3f} (n={m['n']}) -> {out / 'metrics.json'}"
 
 
