@@ -164,8 +164,9 @@ class RunStore:
 
     def finish(self, stage: str, counts: dict[str, Any]) -> None:
         entry = self.manifest["stages"][stage]
+        started = self._started.pop(stage, time.perf_counter())
         entry.update(status="done", counts=counts,
-                     seconds=round(time.perf_counter() - self._started.pop(stage, time.perf_counter()), 1),
+                     seconds=round(time.perf_counter() - started, 1),
                      finished=time.strftime("%Y-%m-%dT%H:%M:%S"))
         self._save()
 
