@@ -50,7 +50,7 @@ class Where:
         self.path, self.lines, self.overridden = path, dict(lines or {}), set()
 
     def __call__(self, key: str) -> dict:
-        if key in self.overridden:
+        if any(key == k or key.startswith(k + ".") for k in self.overridden):
             return {"path": SET, "line": None}
         return {"path": self.path, "line": self.lines.get(key)}
 
@@ -123,8 +123,9 @@ def build(cls: type, values: dict, where: Where, prefix: str = ""):
     try:
         return cls(**kwargs)
     except InputError as e:  # a section's own __post_init__ check
-        key = e.field if e.field and e.field.startswith(prefix) else prefix + (e.field or "")
-        raise InputError(e.reason, field=key, **where(key)) from None
+        key = e.field if e.field and e.field.startswith(prefix) else \
+            prefix + e.field if e.field else prefix.rstrip(".") or None
+        raise InputError(e.reason, field=key, **where(key or "")) from None
 
 
 def field_hint(cls: type, parts: list[str]) -> Any:
