@@ -9,7 +9,7 @@ import pytest
 from veritune.atomic.factscore import answer_score, general_pairs
 from veritune.atomic.facts import (AtomicFact, decompose, decompose_prompt, extract_facts,
                                    ground_fact, parse_facts)
-from veritune.atomic.longform import answer_records, longform_prompt
+from veritune.atomic.longform import longform_prompt
 from veritune.atomic.pairs import atomic_pairs, mix, statement
 from veritune.atomic.probe import correct_rates, potentially_known
 from veritune.data.kb import kb_entity_names, kb_questions
@@ -33,8 +33,6 @@ def test_longform_prompts_by_entity_kind():
     assert longform_prompt("element:Fe", "Iron") == "Tell me about the chemical element Iron."
     assert longform_prompt("person:x", "Ada Lovelace", {"person": "Tell me a bio of {name}."}) \
         == "Tell me a bio of Ada Lovelace."
-    recs = answer_records("country:FR", "Tell me about France.", ["a", "b"], "train")
-    assert [r["id"] for r in recs] == ["country:FR#0", "country:FR#1"]
 
 
 def test_kb_entity_names():

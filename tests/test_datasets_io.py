@@ -238,6 +238,6 @@ def test_cli_train_bad_pairs_is_one_clear_error(tmp_path):
     done = subprocess.run([sys.executable, "-m", "veritune.cli", "train", "--model",
                            tmp_path / "no-model", "--pairs", bad, "--out", tmp_path / "out"],
                           capture_output=True, text=True, env=SUBPROCESS_ENV, timeout=300)
-    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.returncode == 1 and "Traceback" not in done.stderr
     assert f"error: {bad}, line 2, field 'rejected': missing required field" in done.stderr
     assert not (tmp_path / "out").exists()

@@ -233,7 +233,7 @@ def cli(*args) -> subprocess.CompletedProcess:
 
 
 def assert_one_error_line(done: subprocess.CompletedProcess, *parts: str) -> str:
-    assert done.returncode == 2, (done.returncode, done.stdout, done.stderr)
+    assert done.returncode == 1, (done.returncode, done.stdout, done.stderr)
     assert "Traceback" not in done.stderr + done.stdout
     errors = [x for x in (done.stderr + done.stdout).splitlines() if x.startswith("error:")]
     assert len(errors) == 1, done.stderr

@@ -333,7 +333,7 @@ def test_loader_error_leaves_existing_output_unchanged(tmp_path):
     result = CliRunner().invoke(app, ["pairs", "--questions", str(questions), "--samples",
                                       str(samples), "--verdicts", str(verdicts),
                                       "--out", str(out)])
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == 1, result.output
     assert "line 2" in result.output and "q.jsonl" in result.output
     assert {p.name: p.read_text() for p in out.iterdir()} == before
 
@@ -344,6 +344,6 @@ def test_loader_error_leaves_existing_output_unchanged(tmp_path):
     result = CliRunner().invoke(app, ["pairs", "--questions", str(questions), "--samples",
                                       str(samples), "--verdicts", str(verdicts),
                                       "--out", str(out)])
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == 1, result.output
     assert "label" in result.output
     assert {p.name: p.read_text() for p in out.iterdir()} == before

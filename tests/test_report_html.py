@@ -17,6 +17,7 @@ from html.parser import HTMLParser
 
 import pytest
 
+from veritune.errors import InputError
 from veritune.report import write_report
 from veritune.report_html import write_html_report
 
@@ -144,15 +145,33 @@ def test_missing_sections(tmp_path):
     assert "&lt;script&gt;" in text and "<script" not in text
 
 
-def test_empty_dir_and_torn_files(tmp_path):
+def test_empty_dir_renders(tmp_path):
     run = tmp_path / "empty"
     run.mkdir()
-    write(run / "train_log.jsonl", '{"loss": 0.7, "step": 1}\n{"loss": 0.6, "st')  # torn
-    write(run / "manifest.json", "{not json")
+    write(run / "train_log.jsonl", '{"loss": 0.7, "step": 1}\n{"loss": 0.6, "step": 2}\n')
     text = write_html_report(run).read_text(encoding="utf-8")
     check_balanced(text)
-    assert "config.yaml not available." in text
+    assert "config.yaml not available." in text and "Manifest (stage timings) not available." \
+        in text
     assert [alt for _, alt in images(text)] == ["training curves"]
+
+
+@pytest.mark.parametrize("name, content, where", [
+    ("train_log.jsonl", '{"loss": 0.7, "step": 1}\n{"loss": 0.6, "st', "line 2"),  # torn
+    ("manifest.json", "{not json", "line 1"),
+    ("manifest.json", '{"stages": []}', "field 'stages'"),
+    ("pairs.jsonl", '{"chosen": "a", "rejected": "b"}\n[1, 2]\n', "line 2"),
+])
+def test_a_corrupt_input_is_an_error_naming_it(tmp_path, name, content, where):
+    """One JSONL/JSON policy: a corrupt file is an InputError naming file and line, not a
+    section silently left out (the report of a missing file still says "not available")."""
+    run = tmp_path / "corrupt"
+    run.mkdir()
+    write(run / name, content)
+    with pytest.raises(InputError) as e:
+        write_html_report(run)
+    assert name in str(e.value) and where in str(e.value)
+    assert not (run / "report.html").exists()
 
 
 def test_base_only_run(tmp_path):

@@ -119,4 +119,4 @@ def test_resume_with_other_settings_does_not_keep_stale_samples(tmp_path, tiny_m
         assert len(rows) == len(questions) * N
         assert {r["seed"] for r in rows} == {4}
     else:  # or refuse with one clear error and leave the file as it was
-        assert done.returncode == 2 and "error:" in done.stderr
+        assert done.returncode == 1 and "error:" in done.stderr

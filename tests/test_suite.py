@@ -132,7 +132,7 @@ def test_cli_eval_suite(tmp_path, tiny_model_dir, tqa_csv):
     bad = CliRunner().invoke(app, ["eval", "--suite", "truthfulqa_mc", "--model",
                                    str(tiny_model_dir), "--data", "mmlu=x.jsonl",
                                    "--out", str(tmp_path / "o")])
-    assert bad.exit_code == 2 and "TASK=PATH" in bad.output
+    assert bad.exit_code == 1 and "TASK=PATH" in bad.output
 
 
 def test_missing_data_names_how_to_get_it(tmp_path, monkeypatch):

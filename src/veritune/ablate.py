@@ -21,14 +21,14 @@ interval on every evaluated split, its guard, and which differences between vari
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 from typing import Callable, Sequence
 
 from veritune.config import RunConfig, load_config
 from veritune.errors import VeritunError
-from veritune.jsonl import atomic_write_json
+from veritune.jsonl import atomic_write_json, read_json
+from veritune.runstore import load_manifest
 
 SHARED_FILES = ("questions.jsonl", "samples.jsonl", "verdicts.jsonl")
 SHARED_STAGES = ("data", "sample", "judge", "eval/base")
@@ -53,9 +53,9 @@ def _seed_variant(shared: Path, target: Path) -> None:
     for part in ("base", "suite/base", "guard/base"):  # the base model's results, once
         if (shared / "eval" / part).exists():
             shutil.copytree(shared / "eval" / part, target / "eval" / part, dirs_exist_ok=True)
-    src = json.loads((shared / "manifest.json").read_text())
+    src = load_manifest(shared / "manifest.json")
     manifest_path = target / "manifest.json"
-    dst = json.loads(manifest_path.read_text()) if manifest_path.exists() else \
+    dst = load_manifest(manifest_path) if manifest_path.exists() else \
         {"stages": {}, "versions": src.get("versions", {})}
     for stage in SHARED_STAGES:
         if stage in src["stages"]:
@@ -122,7 +122,7 @@ def run_ablation_seeds(directory: Path, overrides: Sequence[str], seeds: Sequenc
 
 
 def _stage_seconds(run_dir: Path, stages: Sequence[str]) -> float:
-    manifest = json.loads((run_dir / "manifest.json").read_text())["stages"]
+    manifest = load_manifest(run_dir / "manifest.json")["stages"]
     return round(sum(manifest.get(s, {}).get("seconds", 0.0) for s in stages), 1)
 
 
@@ -132,10 +132,10 @@ def summarize_ablations(base: RunConfig, variants: dict[str, RunConfig]) -> dict
     def suite_metrics(run_dir: Path, label: str) -> dict[str, dict]:
         out = {}
         for f in sorted((run_dir / "eval" / "suite" / label).glob("*/metrics.json")):
-            out[f.parent.name] = json.loads(f.read_text())
+            out[f.parent.name] = read_json(f)
         test = run_dir / "eval" / label / "test" / "metrics.json"
         if test.exists():
-            out["precise_qa"] = {**json.loads(test.read_text()), "headline": "accuracy"}
+            out["precise_qa"] = {**read_json(test), "headline": "accuracy"}
         return out
 
     results = {"base": suite_metrics(base.run_dir, "base")}
@@ -165,7 +165,7 @@ def _task_order(results: dict) -> list[str]:
 
 def _pairs_count(run_dir: Path) -> int:
     f = run_dir / "manifest.json"
-    stages = json.loads(f.read_text())["stages"] if f.exists() else {}
+    stages = load_manifest(f)["stages"]
     counts = stages.get("train", {}).get("counts", {})
     return int(counts.get("pairs") or counts.get("sft_targets") or 0)
 

@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence, Un
 from veritune.config import RunConfig
 from veritune.config import load_config as _load_config
 from veritune.errors import VeritunError
+from veritune.jsonl import read_json
+from veritune.runstore import load_manifest
 
 if TYPE_CHECKING:
     from veritune.engines import Engine
@@ -50,8 +52,9 @@ def load_config(path: PathLike | None = None,
                 overrides: Sequence[str] | Mapping[str, Any] | None = None) -> RunConfig:
     """Defaults, then the YAML file, then overrides: ``["sample.n=4"]`` as on the command line,
     or ``{"sample.n": 4, "model.name": "embedded"}``. Bad keys or values raise InputError."""
-    if isinstance(overrides, Mapping):
-        overrides = [f"{k}={json.dumps(v)}" for k, v in overrides.items()]
+    if isinstance(overrides, Mapping):  # text as written (a text key takes it as given)
+        overrides = [f"{k}={v if isinstance(v, str) else json.dumps(v)}"
+                     for k, v in overrides.items()]
     return _load_config(path, list(overrides or []))
 
 
@@ -77,7 +80,7 @@ class RunResult:
         path = self.run_dir / "eval" / model / split / "metrics.json"
         if not path.is_file():
             raise VeritunError(f"no evaluation of {model} on {split}: {path} does not exist")
-        return json.loads(path.read_text(encoding="utf-8"))
+        return read_json(path)
 
 
 def read_run(run_dir: PathLike) -> RunResult:
@@ -86,8 +89,8 @@ def read_run(run_dir: PathLike) -> RunResult:
     manifest_path = run_dir / "manifest.json"
     if not manifest_path.is_file():
         raise VeritunError(f"{run_dir} is not a run directory (no manifest.json)")
-    stages = json.loads(manifest_path.read_text(encoding="utf-8")).get("stages", {})
-    comparison = {f.stem[len("compare_"):]: json.loads(f.read_text(encoding="utf-8"))
+    stages = load_manifest(manifest_path)["stages"]
+    comparison = {f.stem[len("compare_"):]: read_json(f)
                   for f in sorted((run_dir / "eval").glob("compare_*.json"))}
     paths = {name: run_dir / rel for name, rel in RUN_FILES.items() if (run_dir / rel).exists()}
     return RunResult(run_dir=run_dir,
@@ -168,8 +171,9 @@ def evaluate_model(model: str | PathLike | Engine, questions: Iterable[Question]
     """Greedy accuracy of ``model`` (``embedded``, a folder, a Hugging Face name, or an engine)
     on ``questions`` (records or a file), judged by ``judge`` (a Judge, a judge name, or None:
     the config's), with best-of-n and answer shape; ``out``: also write metrics.json and
-    examples.jsonl there. ``split``/``limit``: only that split, at most N questions (the
-    judge still learns from all of them).
+    examples.jsonl there. ``split``/``limit``: only that split, at most N questions per split
+    taken round-robin across domains (default: the config's ``eval.limit``; the judge still
+    learns from all of them).
 
     Named ``evaluate_model`` because ``veritune.evaluate`` is the evaluation module.
     """
@@ -178,7 +182,12 @@ def evaluate_model(model: str | PathLike | Engine, questions: Iterable[Question]
 
     cfg = _config(config)
     all_questions = _questions(questions)
-    chosen = [q for q in all_questions if split in (None, q.split)][:limit]
+    chosen = [q for q in all_questions if split in (None, q.split)]
+    limit = limit or cfg.eval.limit
+    if limit:
+        from veritune.pipeline import limit_per_split
+
+        chosen = limit_per_split(chosen, limit)
     the_judge = _judge(judge, cfg, all_questions)
     engine = model if hasattr(model, "generate") else engine_from_config(cfg.model, str(model))
     start = time.perf_counter()

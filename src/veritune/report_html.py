@@ -11,11 +11,11 @@ import base64
 import csv
 import html
 import io
-import json
 from collections import Counter
 from pathlib import Path
 
-from veritune.jsonl import atomic_write_text
+from veritune.jsonl import atomic_write_text, iter_json_lines, read_json
+from veritune.runstore import load_manifest
 
 CSS = """body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:.5em 0 1em}th,td{border:1px solid #ccc;padding:3px 8px}
@@ -31,23 +31,14 @@ def _e(x) -> str:
 
 
 def _jsonl(path: Path) -> list[dict]:
-    """The JSON objects of a file's lines (blank, torn or non-object lines dropped)."""
-    rows = []
-    for line in path.read_text(encoding="utf-8").splitlines() if path.is_file() else []:
-        try:
-            rows.append(json.loads(line))
-        except ValueError:
-            pass
-    return [r for r in rows if isinstance(r, dict)]
+    """The objects of a JSONL file ([] when missing); a bad line is an InputError naming the
+    file and line (``veritune.jsonl``'s one policy), never skipped."""
+    return [obj for _, obj in iter_json_lines(path)] if path.exists() else []
 
 
 def _load(path: Path) -> dict | None:
-    """A JSON file's object, or None when it is missing or unreadable."""
-    try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return obj if isinstance(obj, dict) else None
+    """A JSON file's object, or None when it is missing; corrupt is an InputError."""
+    return read_json(path) if path.exists() else None
 
 
 def _fmt(x) -> str:
@@ -282,7 +273,7 @@ def section_config(run_dir: Path) -> str:
     cfg = run_dir / "config.yaml"
     out = (f"<h3>config.yaml</h3><pre>{_e(cfg.read_text(encoding='utf-8'))}</pre>"
            if cfg.is_file() else _na("config.yaml"))
-    manifest = _load(run_dir / "manifest.json") or {}
+    manifest = load_manifest(run_dir / "manifest.json")
     stages = manifest.get("stages") or {}
     if not stages:
         return out + _na("Manifest (stage timings)")

@@ -4,12 +4,17 @@ A stage is skipped when the manifest says it finished with the same config hash 
 input hashes and its outputs exist. When its config or inputs changed, its old outputs are
 removed and it runs afresh; when it was interrupted (status ``running``) with the same config
 and inputs, it resumes from the records already on disk.
+
+Each stage's entry also keeps ``config``: the resolved config sections its hash was computed
+from, so the manifest says what every stage ran with even after ``config.yaml`` (the config of
+the latest command) moved on. Opening a run directory takes its lock (``veritune.runlock``):
+one process at a time.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
-import json
 import platform
 import shutil
 import time
@@ -17,7 +22,12 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterable
 
-from veritune.jsonl import atomic_write_json
+import yaml
+
+from veritune.config import config_hash, dump_config, hashable
+from veritune.errors import InputError
+from veritune.jsonl import atomic_write_json, atomic_write_text, read_json
+from veritune.runlock import lock_dir
 
 PACKAGES = ("veritune", "torch", "transformers", "trl", "peft")
 
@@ -49,18 +59,78 @@ def versions() -> dict[str, str]:
     return out
 
 
+def changed_keys(old: dict, new: dict, prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ between two plain config trees."""
+    out = []
+    for key in sorted(set(old) | set(new), key=str):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += changed_keys(a, b, f"{prefix}{key}.")
+        elif a != b:
+            out.append(f"{prefix}{key}")
+    return out
+
+
+class StageConfig(str):
+    """A stage's config hash that carries the plain config it hashes (kept in the manifest).
+
+    ``StageConfig.of(cfg.sample, cfg.model, cfg.seed)`` equals ``config_hash([...])``."""
+
+    config: Any
+
+    @classmethod
+    def of(cls, *parts) -> "StageConfig":
+        out = cls(config_hash(list(parts)))
+        out.config = hashable(list(parts))
+        return out
+
+
+def load_manifest(path: str | Path) -> dict[str, Any]:
+    """A run's manifest.json ({"stages": {}} when missing); a corrupt one is an InputError
+    naming the file (and the stage) instead of a traceback somewhere later."""
+    path = Path(path)
+    if not path.exists():
+        return {"stages": {}, "versions": {}}
+    manifest = read_json(path)
+    if not isinstance(manifest.get("stages"), dict):
+        raise InputError("not a veritune manifest: needs an object 'stages'", path=path,
+                         field="stages")
+    for name, entry in manifest["stages"].items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("counts", {}), dict):
+            raise InputError("not a stage entry (an object with status, config_hash, inputs, "
+                             "counts)", path=path, field=f"stages.{name}")
+    if not isinstance(manifest.setdefault("versions", {}), dict):
+        raise InputError("expected an object", path=path, field="versions")
+    return manifest
+
+
 class RunStore:
     def __init__(self, run_dir: str | Path):
         self.dir = Path(run_dir)
-        self.dir.mkdir(parents=True, exist_ok=True)
+        lock_dir(self.dir)  # before reading anything: another process may be writing
         self.manifest_path = self.dir / "manifest.json"
-        self.manifest: dict[str, Any] = (json.loads(self.manifest_path.read_text())
-                                         if self.manifest_path.exists()
-                                         else {"stages": {}, "versions": versions()})
+        self.manifest: dict[str, Any] = load_manifest(self.manifest_path)
+        if not self.manifest_path.exists():
+            self.manifest["versions"] = versions()
         self._started: dict[str, float] = {}
 
     def path(self, name: str) -> Path:
         return self.dir / name
+
+    def save_config(self, cfg) -> list[str]:
+        """Write config.yaml (the config of the latest command); return the dotted keys that
+        differ from the config.yaml it replaces ([] for a new run). Stages run with an earlier
+        config keep it in the manifest (``stages.<name>.config``)."""
+        path = self.path("config.yaml")
+        try:
+            old = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else None
+        except (yaml.YAMLError, UnicodeDecodeError):
+            old = "unreadable"
+        new = dataclasses.asdict(cfg)
+        atomic_write_text(path, dump_config(cfg))
+        if old is None:
+            return []
+        return changed_keys(old, new) if isinstance(old, dict) else ["(unreadable config.yaml)"]
 
     def _save(self) -> None:
         atomic_write_json(self.manifest_path, self.manifest)
@@ -72,8 +142,9 @@ class RunStore:
                   for p in inputs}
         outputs = list(outputs)
         entry = self.manifest["stages"].get(stage)
-        same = bool(entry) and entry["config_hash"] == config_hash and entry["inputs"] == inputs
-        if same and entry["status"] == "done" and all(p.exists() for p in outputs):
+        same = bool(entry) and entry.get("config_hash") == config_hash and \
+            entry.get("inputs") == inputs
+        if same and entry.get("status") == "done" and all(p.exists() for p in outputs):
             return False
         if not same:  # new config or new inputs: start this stage afresh
             for p in outputs:
@@ -81,9 +152,11 @@ class RunStore:
                     shutil.rmtree(p)
                 elif p.exists():
                     p.unlink()
-        self.manifest["stages"][stage] = {"status": "running", "config_hash": config_hash,
+        self.manifest["stages"][stage] = {"status": "running", "config_hash": str(config_hash),
                                           "inputs": inputs,
                                           "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        if isinstance(config_hash, StageConfig):  # what the stage runs with, beside its hash
+            self.manifest["stages"][stage]["config"] = config_hash.config
         self.manifest["versions"] = versions()
         self._started[stage] = time.perf_counter()
         self._save()
@@ -91,8 +164,9 @@ class RunStore:
 
     def finish(self, stage: str, counts: dict[str, Any]) -> None:
         entry = self.manifest["stages"][stage]
+        started = self._started.pop(stage, time.perf_counter())
         entry.update(status="done", counts=counts,
-                     seconds=round(time.perf_counter() - self._started.pop(stage, time.perf_counter()), 1),
+                     seconds=round(time.perf_counter() - started, 1),
                      finished=time.strftime("%Y-%m-%dT%H:%M:%S"))
         self._save()
 

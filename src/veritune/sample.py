@@ -16,22 +16,10 @@ from typing import Sequence
 
 from veritune.engines import Engine, SamplingParams
 from veritune.errors import InputError
-from veritune.jsonl import RecordWriter, read_records, repair_tail
+from veritune.jsonl import RecordWriter, existing_records
 from veritune.progress import progress
 from veritune.prompts import question_messages
 from veritune.records import Question, Sample
-
-
-def existing_records(path: Path, parse) -> list:
-    """The records already written (after cutting a torn last line)."""
-    if not path.exists():
-        return []
-    repair_tail(path)
-    return read_records(path, parse, unique=False)
-
-
-def existing_keys(path: Path, parse) -> set[tuple]:
-    return {r.key for r in existing_records(path, parse)}
 
 
 SETTINGS = ("model", "temperature", "top_p", "top_k", "max_new_tokens", "seed", "n")

@@ -5,19 +5,21 @@
 writes ``DIR/<label>/<task>/{metrics.json,examples.jsonl}`` and ``DIR/summary.{csv,md,json}``:
 one row per model, one column per task (its headline metric, in %), and ``Avg.``: the mean
 change against the first (base) model over the tasks, relative metrics excluded. A finished
-(model, task) with the same data, limit and seed is not run again.
+(model, task) with the same key (model files, data content, limit, seed, batch size, the
+judge that scores it, engine settings: ``task_key``) is not run again.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import json
 import time
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
-from veritune.jsonl import atomic_write_json, atomic_write_text
+from veritune.config import hashable
+from veritune.jsonl import atomic_write_json, atomic_write_text, read_json
+from veritune.runstore import file_hash
 from veritune.tasks import get_task, run_task
 
 
@@ -38,10 +40,46 @@ def model_stamp(model: str) -> str:
                       and f.name != "README.md"))
 
 
+JUDGED_TASKS = ("precise_qa", "nq_open")  # scored by the run's judge whatever it is
+
+
+def judge_key(judge_cfg: Any, task: str) -> Any:
+    """What a task's result depends on of the run's judge (``suite_judge`` gives precise QA and
+    NQ-open the run's judge, the other tasks only an LLM one): its config without the cache
+    path, or None when the task is scored without it."""
+    if task in JUDGED_TASKS or judge_cfg.name in ("llm", "ensemble"):
+        return {k: v for k, v in hashable(judge_cfg).items() if k != "cache"}
+    return None
+
+
+def engine_key(model_cfg: Any) -> dict:
+    """The engine settings a task's result depends on (the model itself: ``model_stamp``)."""
+    return {k: v for k, v in hashable(model_cfg).items()
+            if k not in ("name", "api_key_env", "concurrency", "timeout")}
+
+
+def data_stamp(task: str, path: str | None) -> str:
+    """Content hash of a task's data (its file or folder; the default one when None)."""
+    p = Path(path) if path else get_task(task).default_data()
+    return file_hash(p) if p.exists() else str(p)  # "kb": built in code, versioned with it
+
+
+def task_key(task: str, model: str, path: str | None, limit: int | None, seed: int,
+             batch_size: int, judge: Any = None, settings: Mapping[str, Any] | None = None
+             ) -> dict:
+    """Everything a (model, task) result depends on; a finished task with the same key is
+    reused, any change runs it again."""
+    return {"model": model_stamp(str(model)), "data": str(path or ""),
+            "data_hash": data_stamp(task, path), "limit": limit, "seed": seed,
+            "batch_size": batch_size, "judge": judge,
+            "prompt": getattr(get_task(task).module, "PROMPT", None),
+            **({"settings": dict(settings)} if settings else {})}
+
+
 def _done(path: Path, key: dict) -> dict | None:
     if not path.exists():
         return None
-    metrics = json.loads(path.read_text(encoding="utf-8"))
+    metrics = read_json(path)
     return metrics if metrics.get("suite_key") == key else None
 
 
@@ -50,13 +88,18 @@ def run_suite(models: Mapping[str, str], tasks: Sequence[str], out_dir: str | Pa
               seed: int = 0, batch_size: int = 16, data: Mapping[str, str] | None = None,
               judge_for: Callable[[str], object] | None = None,
               given: Mapping[str, Mapping[str, dict]] | None = None,
-              log: Callable[[str], None] = print) -> dict:
+              log: Callable[[str], None] = print,
+              judge_key_for: Callable[[str], Any] | None = None,
+              settings: Mapping[str, Any] | None = None) -> dict:
     """Evaluate every model on every task; returns the summary (also written to out_dir).
 
     ``models`` maps a label to a model (path or name); the first is the base for ``Avg.``.
     ``limits``/``data`` override a task's default limit/data; ``judge_for(task)`` gives the
     judge a task uses (None: the task's own default). ``given[label][task]`` holds metrics
     measured elsewhere (a run's own precise-QA evaluation), used instead of running the task.
+    ``judge_key_for(task)`` says what of the judge ``judge_for(task)`` gives the result depends
+    on (``judge_key``), and ``settings`` the engine settings (``engine_key``): both go into each
+    task's cache key (``task_key``) with the model, data, limit, seed and batch size.
     """
     out_dir = Path(out_dir)
     results: dict[str, dict[str, dict]] = {}
@@ -69,7 +112,8 @@ def run_suite(models: Mapping[str, str], tasks: Sequence[str], out_dir: str | Pa
                 continue
             limit = (limits or {}).get(name, -1)
             path = (data or {}).get(name)
-            key = {"model": model_stamp(str(model)), "data": str(path or ""), "limit": limit, "seed": seed}
+            key = task_key(name, model, path, limit, seed, batch_size,
+                           judge_key_for(name) if judge_key_for else None, settings)
             target = out_dir / label / name
             metrics = _done(target / "metrics.json", key)
             if metrics is None:

@@ -10,11 +10,10 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from veritune.errors import InputError
-from veritune.jsonl import RecordWriter
+from veritune.jsonl import RecordWriter, existing_keys
 from veritune.judge import Judge
 from veritune.progress import progress
 from veritune.records import Question, Sample, Verdict
-from veritune.sample import existing_keys
 
 
 def judge_samples(judge: Judge, questions: Mapping[str, Question], samples: Sequence[Sample],

