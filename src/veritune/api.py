@@ -185,7 +185,7 @@ def evaluate_model(model: str | PathLike | Engine, questions: Iterable[Question]
     chosen = [q for q in all_questions if split in (None, q.split)]
     limit = limit or cfg.eval.limit
     if limit:
-        from veritune.pipeline import limit_per_split
+        from veritune.data.questions import limit_per_split
 
         chosen = limit_per_split(chosen, limit)
     the_judge = _judge(judge, cfg, all_questions)

@@ -45,11 +45,6 @@ class ModelConfig:
     # data_parallel_size: 1, gpu_memory_utilization: 0.9, max_model_len: 4096}
     vllm: dict[str, Any] | None = field(default=None, metadata={"hash": "omit_if_default"})
 
-    def __post_init__(self):
-        if self.dtype not in DTYPES:
-            raise InputError(f"must be one of {', '.join(DTYPES)}, got {self.dtype!r}",
-                             field="model.dtype")
-
 
 @dataclass
 class DataConfig:

@@ -45,8 +45,6 @@ def check_schedule(t) -> None:
         if name not in known:
             raise InputError(f"unknown schedule {name!r}; transformers has {', '.join(known)}",
                              field="train.lr_scheduler")
-    if not 0 <= t.warmup_ratio < 1:
-        raise InputError(f"must be in [0, 1), got {t.warmup_ratio}", field="train.warmup_ratio")
 
 
 def check_checkpoints(t) -> None:

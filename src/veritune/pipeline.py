@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 from veritune.config import RunConfig, hashable
-from veritune.data.questions import build_questions
+from veritune.data.questions import build_questions, limit_per_split
 from veritune.engines import SamplingParams, engine_from_config
 from veritune.errors import InputError, VeritunError
 from veritune.jsonl import (atomic_write_json, iter_json_lines, read_json, read_records,

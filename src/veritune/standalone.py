@@ -22,7 +22,7 @@ from veritune.runlock import lock_dir
 
 
 def data(cfg: RunConfig, out: Path) -> str:
-    from veritune.pipeline import build_questions
+    from veritune.data.questions import build_questions
 
     questions = build_questions(cfg)
     lock_dir(out)
