@@ -132,7 +132,7 @@ def test_real_embedded_model_as_judge_gives_valid_labels():
 
 def test_config_builds_each_judge(tmp_path):
     from veritune.config import load_config
-    from veritune.pipeline import build_judge
+    from veritune.judge import build_judge
 
     def judge_for(name):
         cfg = load_config(None, [f"judge.name={name}", "judge.model.engine=openai",

@@ -132,7 +132,7 @@ def judge(config: Optional[Path] = typer.Argument(None), set_: Optional[list[str
     if questions is None:
         return _pipeline(cfg).judge()
     from veritune.jsonl import read_records
-    from veritune.pipeline import build_judge
+    from veritune.judge import build_judge
     from veritune.records import Question, Sample
     from veritune.verdicts import judge_samples
 
@@ -227,7 +227,7 @@ def eval_(config: Optional[Path] = typer.Argument(None), set_: Optional[list[str
     from veritune.engines import engine_from_config
     from veritune.evaluate import run_eval
     from veritune.jsonl import read_records
-    from veritune.pipeline import build_judge
+    from veritune.judge import build_judge
     from veritune.records import Question
 
     _need(out=out)
@@ -243,7 +243,7 @@ def eval_(config: Optional[Path] = typer.Argument(None), set_: Optional[list[str
 def _eval_suite(config, sets, models: list[str], suite: str, out: Optional[Path],
                 limit: Optional[int], data: list[str]) -> None:
     from veritune.engines import engine_from_config
-    from veritune.pipeline import suite_judge
+    from veritune.judge import suite_judge
     from veritune.suite import model_label, run_suite, summary_table, to_markdown
     from veritune.tasks import suite_tasks
 
@@ -333,22 +333,29 @@ app.add_typer(analyze_app, name="analyze")
 @app.command("judge-bench")
 @friendly
 def judge_bench(labels: Path = typer.Option(..., help="JSONL of {question, answers, response, "
-                                            "label: correct|incorrect}."),
+                                            "label: correct|incorrect|possibly_correct}."),
                 judge_name: str = typer.Option("lexical", "--judge",
                                                help="lexical | llm | ensemble"),
                 config: Optional[Path] = typer.Option(None, help="Config for judge.model etc."),
-                set_: Optional[list[str]] = SetOpt, out: Optional[Path] = None):
-    """Agreement of a judge with human labels (accuracy, balanced accuracy, kappa, cost)."""
+                set_: Optional[list[str]] = SetOpt, out: Optional[Path] = None,
+                limit: Optional[int] = typer.Option(None, help="A seeded random subsample of "
+                                                    "N items."),
+                definite_only: bool = typer.Option(False, help="Skip possibly_correct items."),
+                bootstrap: int = typer.Option(1000, help="Bootstrap resamples for the "
+                                              "intervals (0: none)."),
+                seed: int = typer.Option(0, help="Seed of the subsample and the bootstrap.")):
+    """Agreement of a judge with human labels: kappa and balanced accuracy with bootstrap
+    intervals, possibly-correct answers apart, cost per item and who decided."""
     from veritune.jsonl import atomic_write_json, write_records
-    from veritune.judge.bench import load_labels, run_bench
-    from veritune.pipeline import build_judge
+    from veritune.judge.bench import SUMMARY_KEYS, load_labels, run_bench, subsample
+    from veritune.judge import build_judge
 
     cfg = _config(config, set_, extra=[f"judge.name={judge_name}"])
-    items = load_labels(labels)
-    metrics, examples = run_bench(build_judge(cfg, [q for q, _, _ in items]), items)
-    for key in ("n", "accuracy", "balanced_accuracy", "precision", "recall", "kappa",
-                "uncertain_rate", "llm_calls", "seconds"):
-        typer.echo(f"{key:>18}  {metrics[key]}")
+    items = subsample(load_labels(labels, definite_only), limit, seed)
+    judge = build_judge(cfg, [q for q, _, _ in items])
+    metrics, examples = run_bench(judge, items, resamples=bootstrap, seed=seed)
+    for key in SUMMARY_KEYS:
+        typer.echo(f"{key:>20}  {metrics.get(key)}")
     if out:
         atomic_write_json(out / "metrics.json", metrics)
         write_records(out / "examples.jsonl", examples)
