@@ -12,7 +12,10 @@
   lexical judge marks refusals ``uncertain`` first). Batched; with the hf engine the shared
   instructions and examples run once (``share_prefix``).
 
-The prompts are in :mod:`veritune.judge.prompts`.
+Before either, ``screen`` (on by default) gives ``incorrect`` to an answer that holds text
+addressed to the judge (a verdict line, chat-role text, "ignore the instructions", ...; see
+:mod:`veritune.judge.injection`) without asking the model. The prompts are in
+:mod:`veritune.judge.prompts`.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from typing import Sequence
 from veritune.engines import Engine, SamplingParams
 from veritune.errors import VeritunError
 from veritune.judge import Judgement
+from veritune.judge.injection import addressed_to_judge
 from veritune.judge.prompts import PROMPT_VERSION, SCORE_CHOICES, build_prompt, input_tag
 from veritune.progress import progress
 from veritune.records import Question
@@ -105,12 +109,12 @@ class LLMJudge:
 
     def __init__(self, engine: Engine, cache: JudgeCache | None = None,
                  max_new_tokens: int = 256, batch_size: int = 8, mode: str = "generate",
-                 threshold: float = 0.5):
+                 threshold: float = 0.5, screen: bool = True):
         if mode not in MODES:
             raise VeritunError(f"unknown judge mode {mode!r}; modes: {', '.join(MODES)}")
         self.engine, self.cache = engine, cache
         self.max_new_tokens, self.batch_size = max_new_tokens, batch_size
-        self.mode, self.threshold = mode, threshold
+        self.mode, self.threshold, self.screen = mode, threshold, screen
         self.calls = 0  # items sent to the engine (cache hits cost none)
         if mode == "score" and not hasattr(engine, "choice_logprobs"):
             raise VeritunError(f"judge.mode: score needs an engine with choice_logprobs; "
@@ -130,6 +134,11 @@ class LLMJudge:
         keys = [JudgeCache.key(self.engine.model_name, q, r, self.mode) for q, r in items]
         todo = []
         for i, key in enumerate(keys):
+            addressed = addressed_to_judge(items[i][1]) if self.screen else None
+            if addressed:
+                out[i] = Judgement("incorrect", f"the answer holds {addressed} addressed to the "
+                                                "judge: no credit")
+                continue
             hit = self.cache.get(key) if self.cache else None
             if hit and self.mode == "score":
                 out[i] = self._label(hit[1])
