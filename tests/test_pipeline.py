@@ -164,6 +164,27 @@ def test_run_eval_metrics(run):
     assert "figures/accuracy_per_domain_test.png" in report
 
 
+def test_model_card_holds_the_held_out_comparison(run):
+    """After eval, the card's model-index (read by huggingface_hub) has compare_test.json's
+    numbers, and its metadata the training settings of the run."""
+    from huggingface_hub import ModelCard
+
+    cfg, run_dir, _ = run
+    card = ModelCard.load(run_dir / "model/README.md")
+    cmp = load_json(run_dir / "eval/compare_test.json")
+    found = {r.metric_type: r.metric_value for r in card.data.eval_results
+             if r.dataset_split == "test"}
+    assert found["accuracy"] == cmp["accuracy_after"]
+    assert found["base_accuracy"] == cmp["accuracy_before"]
+    assert (found["wrong_to_right"], found["right_to_wrong"]) == \
+        (cmp["wrong_to_right"], cmp["right_to_wrong"])
+    assert card.data.model_name == "tiny" and "dpo" in card.data.tags
+    settings = yaml.safe_load(cfg.read_text())["train"]
+    hp = card.data.to_dict()["veritune"]["hyperparameters"]
+    assert (hp["batch_size"], hp["learning_rate"], hp["max_length"]) == \
+        (settings["batch_size"], settings["learning_rate"], settings["max_length"])
+
+
 def test_rerun_is_up_to_date(run):
     cfg, run_dir, _ = run
     watched = ["samples.jsonl", "verdicts.jsonl", "pairs.jsonl", "model/model.safetensors",

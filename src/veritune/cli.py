@@ -21,6 +21,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Make a language model more factual with what it already knows (PKUE).")
 
 SetOpt = typer.Option(None, "--set", help="Override a config key: section.key=value.")
+ExportOpt = typer.Option(None, help="Also write the records here: .jsonl, .parquet, or a folder "
+                                    "(a datasets Dataset, save_to_disk).")
 
 
 def _config(config: Optional[Path], sets: Optional[list[str]], limit: Optional[int] = None,
@@ -44,14 +46,9 @@ def run(config: Path = typer.Argument(..., help="YAML config, e.g. configs/quick
         limit: Optional[int] = typer.Option(None, help="At most N questions per split."),
         stages: Optional[str] = typer.Option(None, help="Comma-separated subset of stages.")):
     """Run every stage in order into runs/<name>/ (finished stages are skipped)."""
-    from veritune.pipeline import STAGES
+    from veritune.api import run as run_pipeline
 
-    cfg = _config(config, set_, limit)
-    chosen = tuple(s.strip() for s in stages.split(",")) if stages else STAGES
-    unknown = [s for s in chosen if s not in STAGES]
-    if unknown:
-        raise VeritunError(f"unknown stage(s) {unknown}; stages: {', '.join(STAGES)}")
-    _pipeline(cfg).run(chosen)
+    run_pipeline(_config(config, set_, limit), stages=stages)
 
 
 @app.command()
@@ -75,7 +72,8 @@ def apeft(config: Path = typer.Argument(..., help="YAML config, e.g. configs/ape
 def data(config: Optional[Path] = typer.Argument(None), set_: Optional[list[str]] = SetOpt,
          source: Optional[str] = typer.Option(None, help="kb, or a question file."),
          out: Optional[Path] = typer.Option(None, help="Write DIR/questions.jsonl."),
-         limit: Optional[int] = typer.Option(None)):
+         limit: Optional[int] = typer.Option(None),
+         export: Optional[Path] = ExportOpt):
     """Build the question set (with its entity-level split)."""
     from veritune.jsonl import write_records
     from veritune.pipeline import build_questions
@@ -83,10 +81,12 @@ def data(config: Optional[Path] = typer.Argument(None), set_: Optional[list[str]
     extra = [f"data.source={source}"] if source else []
     cfg = _config(config, set_, limit, extra)
     if out is None:
-        return _pipeline(cfg).data()
+        _pipeline(cfg).data()
+        return _export(export, cfg.run_dir / "questions.jsonl", "questions")
     questions = build_questions(cfg)
     write_records(out / "questions.jsonl", questions)
     typer.echo(f"{len(questions)} questions -> {out / 'questions.jsonl'}")
+    _export(export, out / "questions.jsonl", "questions")
 
 
 @app.command()
@@ -150,7 +150,11 @@ def pairs(config: Optional[Path] = typer.Argument(None), set_: Optional[list[str
           verdicts: Optional[Path] = None, out: Optional[Path] = None,
           k: Optional[int] = typer.Option(None, help="At most K pairs per question."),
           export_trl: Optional[Path] = typer.Option(None, help="Also write TRL "
-                                                    "prompt/chosen/rejected JSONL here.")):
+                                                    "prompt/chosen/rejected JSONL here."),
+          export: Optional[Path] = ExportOpt,
+          export_sft: Optional[Path] = typer.Option(
+              None, help="Also write the SFT targets (TRL prompt/completion) here: .jsonl, "
+                         ".parquet, or a folder (datasets save_to_disk).")):
     """Build preference pairs and SFT targets (writes pairs.jsonl, sft.jsonl)."""
     cfg = _config(config, set_, extra=[f"pairs.max_pairs_per_question={k}"] if k else [])
     if questions is None:
@@ -158,6 +162,8 @@ def pairs(config: Optional[Path] = typer.Argument(None), set_: Optional[list[str
         src = cfg.run_dir / "pairs.trl.jsonl"
         if export_trl:
             export_trl.write_text(src.read_text())
+        _export(export, cfg.run_dir / "pairs.jsonl", "pairs")
+        _export(export_sft, cfg.run_dir / "sft.jsonl", "sft")
         return
     from veritune.jsonl import read_records, write_records
     from veritune.pairs import build_pairs, pair_stats
@@ -172,6 +178,8 @@ def pairs(config: Optional[Path] = typer.Argument(None), set_: Optional[list[str
     if export_trl:
         write_records(export_trl, [x.to_trl() for x in p])
     typer.echo(f"{pair_stats(p, sft, len(qs))} -> {out}")
+    _export(export, out / "pairs.jsonl", "pairs")
+    _export(export_sft, out / "sft.jsonl", "sft")
 
 
 @app.command()
@@ -186,17 +194,18 @@ def train(config: Optional[Path] = typer.Argument(None), set_: Optional[list[str
     cfg = _config(config, set_, extra=extra)
     if pairs_file is None and sft_file is None:
         return _pipeline(cfg).train()
-    from veritune.jsonl import read_records
-    from veritune.records import Pair
-    from veritune.train import train as train_model, write_model_card
+    from veritune.datasets_io import read_pairs, read_sft
+    from veritune.train import train as train_model
+    from veritune.train.card import write_model_card
 
     _need(out=out)
-    p = read_records(pairs_file, Pair.from_dict, unique=False) if pairs_file else []
-    sft = read_records(sft_file, Pair.from_dict, unique=False) if sft_file else []
+    # veritune's pairs.jsonl, or TRL-format pairs from another tool (JSONL, Parquet, a folder)
+    p = read_pairs(pairs_file) if pairs_file else []
+    sft = read_sft(sft_file) if sft_file else []
     result = train_model(cfg.model.name, p, sft, cfg.train, out, seed=cfg.seed,
                          trust_remote_code=cfg.model.trust_remote_code)
     write_model_card(out / "model", cfg.model.name, cfg.train.method,
-                     {"pairs": len(p), "sft_targets": len(sft)})
+                     {"pairs": len(p), "sft_targets": len(sft)}, train=cfg.train)
     typer.echo(f"model -> {out / 'model'}")
 
 
@@ -224,19 +233,11 @@ def eval_(config: Optional[Path] = typer.Argument(None), set_: Optional[list[str
     cfg = _config(config, set_, extra=extra)
     if questions is None:
         return _pipeline(cfg).eval()
-    from veritune.engines import engine_from_config
-    from veritune.evaluate import run_eval
-    from veritune.jsonl import read_records
-    from veritune.judge import build_judge
-    from veritune.records import Question
+    from veritune.api import evaluate_model
 
     _need(out=out)
-    all_qs = read_records(questions, Question.from_dict)
-    qs = [q for q in all_qs if split in (None, q.split)][:limit]
-    engine = engine_from_config(cfg.model)
-    m = run_eval(engine, qs, build_judge(cfg, all_qs), cfg.eval, cfg.prompt, out,
-                 sample_temperature=cfg.sample.temperature, top_p=cfg.sample.top_p,
-                 top_k=cfg.sample.top_k, seed=cfg.seed)
+    m = evaluate_model(cfg.model.name, questions, config=cfg, split=split, limit=limit,
+                       out=out).metrics
     typer.echo(f"accuracy {m['accuracy']:.3f} (n={m['n']}) -> {out / 'metrics.json'}")
 
 
@@ -346,19 +347,14 @@ def judge_bench(labels: Path = typer.Option(..., help="JSONL of {question, answe
                 seed: int = typer.Option(0, help="Seed of the subsample and the bootstrap.")):
     """Agreement of a judge with human labels: kappa and balanced accuracy with bootstrap
     intervals, possibly-correct answers apart, cost per item and who decided."""
-    from veritune.jsonl import atomic_write_json, write_records
-    from veritune.judge.bench import SUMMARY_KEYS, load_labels, run_bench, subsample
-    from veritune.judge import build_judge
+    from veritune.api import judge_bench as bench
+    from veritune.judge.bench import SUMMARY_KEYS
 
     cfg = _config(config, set_, extra=[f"judge.name={judge_name}"])
-    items = subsample(load_labels(labels, definite_only), limit, seed)
-    judge = build_judge(cfg, [q for q, _, _ in items])
-    metrics, examples = run_bench(judge, items, resamples=bootstrap, seed=seed)
+    metrics = bench(labels, None, config=cfg, out=out, limit=limit, definite_only=definite_only,
+                    resamples=bootstrap, seed=seed).metrics  # None: the config's judge
     for key in SUMMARY_KEYS:
         typer.echo(f"{key:>20}  {metrics.get(key)}")
-    if out:
-        atomic_write_json(out / "metrics.json", metrics)
-        write_records(out / "examples.jsonl", examples)
 
 
 @app.command()
@@ -369,6 +365,14 @@ def report(target: Path = typer.Argument(..., help="A run directory or its confi
 
     run_dir = load_config(target).run_dir if target.is_file() else target
     typer.echo(f"report -> {write_report(run_dir)}")
+
+
+def _export(path: Optional[Path], src: Path, kind: str) -> None:
+    if path is not None:
+        from veritune.datasets_io import convert
+
+        n, fmt = convert(src, path, kind)
+        typer.echo(f"{n} {kind} -> {path} ({fmt})")
 
 
 def _need(**paths) -> None:

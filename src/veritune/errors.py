@@ -13,13 +13,16 @@ class InputError(VeritunError):
     """Bad input: a malformed record, a missing field, an unknown config key."""
 
     def __init__(self, message: str, path: str | Path | None = None, line: int | None = None,
-                 field: str | None = None):
+                 field: str | None = None, row: int | None = None):
         self.path, self.line, self.field, self.reason = path, line, field, message
+        self.row = row  # a row of a table (Parquet, a saved dataset), counted from 1
         where = []
         if path is not None:
             where.append(str(path))
         if line is not None:
             where.append(f"line {line}")
+        if row is not None:
+            where.append(f"row {row}")
         if field is not None:
             where.append(f"field '{field}'")
         super().__init__(f"{', '.join(where)}: {message}" if where else message)

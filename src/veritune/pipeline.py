@@ -156,7 +156,7 @@ class Pipeline:
         self.log(f"pairs: {counts}")
 
     def train(self) -> None:
-        from veritune.train import train, write_model_card
+        from veritune.train import train
 
         cfg = self.cfg
         model_dir = self.p("model")
@@ -177,7 +177,7 @@ class Pipeline:
         counts = {"method": result["method"], "pairs": result["pairs"],
                   "sft_targets": result["sft_targets"], "steps": _last(result["history"], "step"),
                   "final_loss": _last(result["history"], "train_loss")}
-        write_model_card(model_dir, cfg.model.name, cfg.train.method, counts)
+        self._write_card(counts)
         self.store.finish("train", counts)
         self.log(f"train: {counts}")
 
@@ -220,8 +220,8 @@ class Pipeline:
                          f"mean tokens {m['mean_response_tokens']}, "
                          f"truncated {m['truncated_rate']:.2f}")
             self.store.finish(f"eval/{label}", counts)
+        cards: dict[str, dict] = {}
         if "tuned" in models:
-            cards: dict[str, dict] = {}
             for split in cfg.eval.splits:
                 base_f, tuned_f = (self.p(f"eval/{m}/{split}/examples.jsonl")
                                    for m in ("base", "tuned"))
@@ -238,7 +238,9 @@ class Pipeline:
             if cards:
                 self._update_model_card(cards)
         if cfg.eval.suite:
-            self.suite(models)
+            summary = self.suite(models)
+            if "tuned" in models and cards:
+                self._update_model_card(cards, summary)
 
     def suite(self, models: dict[str, str]) -> dict:
         """The evaluation suite on base and tuned; precise QA is the run's own test split."""
@@ -267,15 +269,22 @@ class Pipeline:
                                          for r in summary["rows"]})
         return summary
 
-    def _update_model_card(self, results: dict[str, dict]) -> None:
-        from veritune.train import write_model_card
-
+    def _update_model_card(self, results: dict[str, dict], suite: dict | None = None) -> None:
         counts = {k: v for k, v in self.store.counts("train").items() if k != "final_loss"}
         metrics = {split: {k: r[k] for k in ("n", "accuracy_before", "accuracy_after",
                                              "wrong_to_right", "right_to_wrong", "mcnemar_p")}
                    for split, r in results.items()}
-        write_model_card(self.p("model"), self.cfg.model.name, self.cfg.train.method, counts,
-                         metrics)
+        self._write_card(counts, metrics, suite)
+
+    def _write_card(self, counts: dict, metrics: dict | None = None,
+                    suite: dict | None = None) -> None:
+        from veritune.train.card import describe_source, write_model_card
+
+        cfg = self.cfg
+        questions, datasets = describe_source(cfg.data.source)
+        write_model_card(self.p("model"), cfg.model.name, cfg.train.method, counts, metrics,
+                         train=cfg.train, datasets=datasets, suite=suite, model_name=cfg.name,
+                         questions=questions)
 
     def report(self) -> None:
         from veritune.report import write_report

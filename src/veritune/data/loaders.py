@@ -1,5 +1,6 @@
 """Load questions from files: veritune's Question JSONL, NQ-open JSONL, any JSONL/CSV with a
-column mapping, or a Hugging Face dataset the user names (``hf:org/name``).
+column mapping, Question records as Parquet or a saved dataset folder (``veritune data
+--export``), or a Hugging Face dataset the user names (``hf:org/name``).
 
 Every error is an :class:`InputError` naming the file, the line and the field (or column).
 Nothing is returned on error: a bad line anywhere rejects the whole file.
@@ -52,8 +53,13 @@ def load_questions(path: str | Path, format: str = "auto", columns: dict[str, st
         path = Path(path)
         if not path.exists():
             raise InputError("file not found", path=path)
-        fmt = _resolve_format(path, format, mapping)
-        if fmt == "questions":
+        table = path.is_dir() or path.suffix.lower() in (".parquet", ".pq")
+        fmt = "table" if table and format == "auto" else _resolve_format(path, format, mapping)
+        if fmt == "table":  # Question records as Parquet or a saved dataset (--export)
+            from veritune.datasets_io import read_questions
+
+            questions = read_questions(path)
+        elif fmt == "questions":
             defaults = {k: v for k, v in (("domain", domain), ("source", source)) if v}
 
             def parse(d: Any) -> Question:

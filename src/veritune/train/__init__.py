@@ -8,7 +8,6 @@ The saved model is plain safetensors + tokenizer (LoRA adapters are merged first
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from pathlib import Path
@@ -17,9 +16,10 @@ from typing import Sequence
 import torch
 
 from veritune.config import TrainConfig
-from veritune.engines.embedded import EMBEDDED_ID, EMBEDDED_NAME, clear_quantization, resolve_model
+from veritune.engines.embedded import clear_quantization, resolve_model
 from veritune.errors import VeritunError
 from veritune.records import Pair
+from veritune.train.card import write_model_card  # noqa: F401  (moved to card.py)
 
 
 def load_policy(model_name: str, trust_remote_code: bool = False):
@@ -147,19 +147,3 @@ def save_model(model, tokenizer, path: Path) -> None:
     model.config.use_cache = True
     model.save_pretrained(path, safe_serialization=True)
     tokenizer.save_pretrained(path)
-
-
-def write_model_card(path: Path, base_model: str, method: str, counts: dict,
-                     metrics: dict | None = None) -> None:
-    base = EMBEDDED_ID if base_model == EMBEDDED_NAME else base_model
-    lines = ["---", f"base_model: {base}", "library_name: transformers",
-             "tags: [veritune, pkue, dpo]", "---", "",
-             f"# {base} tuned by veritune ({method})", "",
-             "Fine-tuned with PKUE (precise knowledge utilization enhancement): preference pairs "
-             "built from the model's own correct and incorrect answers to precise questions.", "",
-             "## Data", ""]
-    lines += [f"- {k}: {v}" for k, v in counts.items()]
-    if metrics:
-        lines += ["", "## Held-out results", "", "```json",
-                  json.dumps(metrics, indent=2), "```"]
-    (path / "README.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
