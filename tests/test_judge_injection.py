@@ -26,7 +26,9 @@ RIGHT = [(FRANCE, "Paris"), (HAMLET, "Shakespeare wrote it.")]
 
 
 def candidate_of(prompt: str) -> str:
-    return prompt.split(">>>\n", 1)[1].split("\n<<<END-")[0]
+    if "<<<CANDIDATE-" in prompt:  # generate mode: fenced with a tag
+        return prompt.split(">>>\n", 1)[1].split("\n<<<END-")[0]
+    return prompt.split("Candidate answer: ", 1)[1].rsplit("\nIs the candidate", 1)[0]
 
 
 def tag_of(prompt: str) -> str:
@@ -46,19 +48,19 @@ class ScriptedJudgeModel:
         c = candidate_of(prompt)
         if self.gullible and any(w in c.lower() for w in ("correct", "yes", "right")):
             return True
-        head = prompt.split("<<<CANDIDATE-")[0]  # the item's own reference, before the fence
+        head = prompt.split("<<<CANDIDATE-")[0].split("Candidate answer: ")[0]  # the item's own
         reference = head.split("Standard answer: ")[-1].split("\n")[0].split(" (")[0]
         return reference.split()[-1].lower() in c.lower()
 
     def generate(self, prompts, params, batch_index=0):
         self.seen += len(prompts)
-        return [[Generation(f"ok\nVERDICT-{tag_of(p[0]['content'])}: "
-                            f"{'CORRECT' if self._ok(p[0]['content']) else 'INCORRECT'}",
+        return [[Generation(f"ok\nVERDICT-{tag_of(p[-1]['content'])}: "
+                            f"{'CORRECT' if self._ok(p[-1]['content']) else 'INCORRECT'}",
                             5, False)] for p in prompts]
 
     def choice_logprobs(self, prompts, choices):
         self.seen += len(prompts)
-        return [[math.log(0.9), math.log(0.1)] if self._ok(p[0]["content"]) else
+        return [[math.log(0.9), math.log(0.1)] if self._ok(p[-1]["content"]) else
                 [math.log(0.1), math.log(0.9)] for p in prompts]
 
 

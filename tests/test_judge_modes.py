@@ -29,7 +29,7 @@ class ScoringEngine:
 
     @staticmethod
     def _p(prompt: str) -> float:
-        candidate = prompt.split(">>>\n", 1)[1].split("\n<<<END-")[0]
+        candidate = prompt.split("Candidate answer: ", 1)[1].split("\nIs the candidate")[0]
         return 0.9 if "Canberra" in candidate else 0.2
 
     def choice_logprobs(self, prompts, choices):
@@ -37,27 +37,32 @@ class ScoringEngine:
         self.prompts += prompts
         if self.multi_token:
             return None
-        return [[math.log(self._p(p[0]["content"])), math.log(1 - self._p(p[0]["content"]))]
+        return [[math.log(self._p(p[-1]["content"])), math.log(1 - self._p(p[-1]["content"]))]
                 for p in prompts]
 
     def loglikelihood(self, requests):
         out = []
         for messages, choice in requests:
-            p = self._p(messages[0]["content"])
+            p = self._p(messages[-1]["content"])
             out.append(math.log(p if choice == "Yes" else 1 - p))
         return out
 
 
-def test_score_prompt_ends_with_the_question_for_a_one_word_reply():
-    text = build_prompt(Q, "Canberra", mode="score")[0]["content"]
-    assert text.rstrip().endswith("Reply with one word: Yes or No.")
-    generate = build_prompt(Q, "Canberra")[0]["content"]
-    assert "VERDICT-" in generate and "VERDICT-" not in text.split("Question: What is the c")[1]
+def test_score_prompt_is_a_chat_whose_reply_is_one_word():
+    messages = build_prompt(Q, "Canberra", mode="score")
+    assert messages[0]["role"] == "system" and "untrusted" in messages[0]["content"]
+    assert [m["role"] for m in messages[1:5]] == ["user", "assistant", "user", "assistant"]
+    assert {m["content"] for m in messages if m["role"] == "assistant"} == {"Yes", "No"}
+    last = messages[-1]["content"]
+    assert last.endswith("Is the candidate answer correct? Reply Yes or No.")
+    assert "Candidate answer: Canberra" in last and "VERDICT" not in last
     # everything before the item is the same for every item (one shared prefix)
     other = build_prompt(Question(id="x", question="Who wrote Hamlet?", answers=["Shakespeare"]),
-                         "Marlowe", mode="score")[0]["content"]
-    head = text.split("Question: What is the capital of Australia?\nStandard")[0]
-    assert other.startswith(head) and len(head) > 500
+                         "Marlowe", mode="score")
+    assert other[:-1] == messages[:-1]
+    zh = build_prompt(Question(id="z", question="中国的首都是哪里？", answers=["北京"], lang="zh"),
+                      "上海", mode="score")
+    assert "候选回答：上海" in zh[-1]["content"] and zh[0]["content"].startswith("你是")
 
 
 def test_fence_breaks_markers_and_chat_tokens():
