@@ -218,3 +218,27 @@ def test_openai_and_vllm_read_choice_logprobs(monkeypatch):
 
     assert choice_values({7: Logprob(-0.5), 9: Logprob(-1.5)}, [9, 7, 3]) == \
         [-1.5, -0.5, -math.inf]
+
+
+def test_ensemble_holds_partial_lexical_matches_to_their_own_threshold():
+    parsons = Question(id="p", question="who played the lead", answers=["Nathan Parsons"])
+    items = [(parsons, "Nathan Dean Parsons"),  # lexical: partial credit, not sure
+             (parsons, "Bob Saget"),            # lexical: nothing, not sure
+             (parsons, "Nathan Parsons")]       # lexical: sure
+    plain = EnsembleJudge(LexicalJudge(), LLMJudge(ScoringEngine(), mode="score"))
+    assert [j.label for j in plain.judge_many(items)] == ["incorrect", "incorrect", "correct"]
+    lenient = EnsembleJudge(LexicalJudge(), LLMJudge(ScoringEngine(), mode="score"),
+                            partial_threshold=0.15)
+    got = lenient.judge_many(items)
+    assert [j.label for j in got] == ["correct", "incorrect", "correct"]
+    assert got[0].score == pytest.approx(0.2) and "partial lexical match" in got[0].rationale
+    assert lenient.decided == {"lexical": 1, "llm": 2}
+
+
+def test_threshold_partial_is_validated_and_reaches_the_ensemble(tmp_path):
+    with pytest.raises(InputError, match=r"judge\.threshold_partial"):
+        load_config(None, ["judge.threshold_partial=2"])
+    cfg = load_config(None, ["judge.name=ensemble", "judge.threshold_partial=0.3",
+                             "judge.model.engine=openai", "judge.model.name=m",
+                             f"runs_dir={tmp_path}"])
+    assert build_judge(cfg, []).partial_threshold == 0.3

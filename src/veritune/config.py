@@ -95,6 +95,9 @@ class JudgeConfig:
     mode: str = field(default="generate", metadata={"hash": "omit_if_default"})
     # mode score: correct when P(correct) >= threshold
     threshold: float = field(default=0.5, metadata={"hash": "omit_if_default"})
+    # ensemble, mode score: the threshold for answers the lexical judge gave partial credit
+    # (a shorter or longer form, a year of the date); None: the same as threshold
+    threshold_partial: float | None = field(default=None, metadata={"hash": "omit_if_default"})
     batch_size: int = field(default=8, metadata={"hash": "omit_if_default"})  # answers a call
 
     def __post_init__(self):
@@ -107,8 +110,10 @@ class JudgeConfig:
         if self.mode not in MODES:
             raise InputError(f"must be one of {', '.join(MODES)}, got {self.mode!r}",
                              field="judge.mode")
-        if not 0 < self.threshold < 1:
-            raise InputError("must be between 0 and 1", field="judge.threshold")
+        for key in ("threshold", "threshold_partial"):
+            value = getattr(self, key)
+            if value is not None and not 0 < value < 1:
+                raise InputError("must be between 0 and 1", field=f"judge.{key}")
         if self.batch_size < 1:
             raise InputError("must be at least 1", field="judge.batch_size")
 

@@ -18,6 +18,7 @@ class Judgement:
     label: str       # "correct" | "incorrect" | "uncertain"
     rationale: str   # short, human readable, e.g. "matched alias 'Fe' in answer statement"
     decisive: bool = True  # False: a clear-cut rule did not apply (an ensemble asks an LLM)
+    score: float | None = None  # the LLM judge's P(correct) in score mode
 
 
 class Judge(Protocol):

@@ -46,7 +46,7 @@ def build_judge(cfg: "RunConfig", questions: list[Question]):
     cache = JudgeCache(j.cache or cfg.run_dir / "judge_cache.sqlite")
     llm = JUDGES["llm"](judge_engine(j.model), cache=cache, max_new_tokens=j.max_new_tokens,
                         batch_size=j.batch_size, mode=j.mode, threshold=j.threshold)
-    return llm if j.name == "llm" else JUDGES["ensemble"](lexical, llm)
+    return llm if j.name == "llm" else JUDGES["ensemble"](lexical, llm, j.threshold_partial)
 
 
 def suite_judge(cfg: "RunConfig", task: str, questions: list[Question]):

@@ -127,7 +127,7 @@ class LLMJudge:
         if p is None:
             return Judgement("uncertain", "no probability for Yes or No")
         label = "correct" if p >= self.threshold else "incorrect"
-        return Judgement(label, f"P(correct) = {p:.4f} (threshold {self.threshold})")
+        return Judgement(label, f"P(correct) = {p:.4f} (threshold {self.threshold})", score=p)
 
     def judge_many(self, items: Sequence[tuple[Question, str]]) -> list[Judgement]:
         out: list[Judgement | None] = [None] * len(items)
