@@ -11,8 +11,9 @@ Labels are ``{question, answers, response, label}`` per line, ``label`` one of `
 * ``kappa_ci`` and ``balanced_accuracy_ci`` are 95% percentile intervals from a bootstrap
   that resamples *questions* (several answers to one question are not independent), seeded.
 * ``possibly_correct``: how the judge labelled those answers, apart (``verdicts`` counts).
-* Cost: ``seconds``, ``seconds_per_item`` (all items judged), ``llm_calls``, and for an
-  ensemble ``decided_by`` (share of answers each part decided).
+* Cost: ``seconds``, ``seconds_per_item`` (all items judged), ``llm_calls`` and
+  ``seconds_per_llm_call``, and for an ensemble ``decided_by`` (share of answers each part
+  decided).
 """
 
 from __future__ import annotations
@@ -146,6 +147,8 @@ def run_bench(judge: Judge, items: Sequence[tuple[Question, str, str]],
         seconds=round(seconds, 2), seconds_per_item=round(seconds / max(len(items), 1), 4),
         items_judged=len(items), decided_by=_parts(judge, len(items)),
         decisive_share=round(decisive / max(len(items), 1), 4), bootstrap_resamples=resamples)
+    if metrics["llm_calls"]:
+        metrics["seconds_per_llm_call"] = round(seconds / metrics["llm_calls"], 4)
     examples = [{"question": q.question, "answers": q.answers, "response": r, "label": gold_l,
                  "verdict": v.label, "decisive": v.decisive,
                  "agree": None if gold_l not in DEFINITE else
