@@ -176,12 +176,15 @@ QUESTIONS = [
     (QUESTIONS[2], "Nairobi. Tokyo is far away.", "correct"),
     (QUESTIONS[3], "Port Moresby", "correct"),  # its own answer is no competitor
     (OHIO, "The capital of Ohio is Columbus.", "correct"),
-    (OHIO, "Columbus or Canberra", "correct"),  # other domain: no competitor
+    # other domain: no competitor, but a hedge over two candidates all the same
+    (OHIO, "Columbus or Canberra", "incorrect"),
 ])
 def test_for_questions_domain_competitors(question, response, label):
     judge = LexicalJudge.for_questions(QUESTIONS)
     verdict = judge.judge(question, response)
     assert verdict.label == label, verdict.rationale
+    if question is OHIO and " or " in response:
+        assert "competitor" not in verdict.rationale and "hedge" in verdict.rationale
 
 
 def test_domain_competitors_equal_to_reference_are_ignored():

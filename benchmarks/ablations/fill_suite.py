@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 
 from veritune.config import load_config
-from veritune.pipeline import Pipeline, suite_judge
+from veritune.judge import suite_judge
+from veritune.pipeline import Pipeline
 from veritune.suite import run_suite
 
 H100_LIMITS = {"truthfulqa_mc": 300, "truthfulqa_gen": 200, "halueval_qa": 500,

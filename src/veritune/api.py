@@ -43,7 +43,7 @@ RUN_FILES = {"config": "config.yaml", "manifest": "manifest.json", "questions": 
 
 def _judge_builder() -> Callable:
     """The one place that knows where ``build_judge`` lives."""
-    from veritune.pipeline import build_judge
+    from veritune.judge import build_judge
 
     return build_judge
 
@@ -204,21 +204,27 @@ def evaluate_model(model: str | PathLike | Engine, questions: Iterable[Question]
 
 @dataclass
 class BenchResult:
-    metrics: dict  # accuracy, balanced_accuracy, precision, recall, kappa, uncertain_rate, cost
+    metrics: dict  # kappa (+ interval), balanced accuracy, recall, possibly_correct apart, cost
     examples: list[dict]  # one per label: the judge's verdict beside the human one
 
 
 def judge_bench(labels: PathLike | Sequence[tuple[Question, str, str]],
                 judge: Judge | str | None = "lexical", *,
                 config: RunConfig | PathLike | None = None,
-                out: PathLike | None = None) -> BenchResult:
+                out: PathLike | None = None, limit: int | None = None,
+                definite_only: bool = False, resamples: int = 1000,
+                seed: int = 0) -> BenchResult:
     """Agreement of a judge with human labels: a JSONL file of ``{question, answers, response,
-    label}`` (see ``veritune.judge.bench``) or (Question, response, label) triples."""
-    from veritune.judge.bench import load_labels, run_bench
+    label}`` (see ``veritune.judge.bench``; label correct, incorrect or possibly_correct) or
+    (Question, response, label) triples. ``limit``: a seeded subsample; ``resamples``: the
+    bootstrap behind the intervals."""
+    from veritune.judge.bench import load_labels, run_bench, subsample
 
-    items = load_labels(labels) if isinstance(labels, (str, Path)) else list(labels)
+    items = load_labels(labels, definite_only) if isinstance(labels, (str, Path)) \
+        else list(labels)
+    items = subsample(items, limit, seed)
     the_judge = _judge(judge, _config(config), [q for q, _, _ in items])
-    metrics, examples = run_bench(the_judge, items)
+    metrics, examples = run_bench(the_judge, items, resamples=resamples, seed=seed)
     if out is not None:
         from veritune.jsonl import atomic_write_json, write_records
 

@@ -342,22 +342,30 @@ app.add_typer(analyze_app, name="analyze")
 @app.command("judge-bench")
 @friendly
 def judge_bench(labels: Path = typer.Option(..., help="JSONL of {question, answers, response, "
-                                            "label: correct|incorrect}."),
+                                            "label: correct|incorrect|possibly_correct}."),
                 judge_name: Optional[str] = typer.Option(
                     None, "--judge", help="lexical | llm | ensemble (sets judge.name; default: "
                                           "the config's, else lexical)."),
                 config: Optional[Path] = typer.Option(None, help="Config for judge.model etc."),
                 set_: Optional[list[str]] = SetOpt(),
                 out: Optional[Path] = typer.Option(None, help="Write metrics.json and "
-                                                   "examples.jsonl here.")):
-    """Agreement of a judge with human labels (accuracy, balanced accuracy, kappa, cost)."""
+                                                   "examples.jsonl here."),
+                limit: Optional[int] = typer.Option(None, help="A seeded random subsample of "
+                                                    "N items."),
+                definite_only: bool = typer.Option(False, help="Skip possibly_correct items."),
+                bootstrap: int = typer.Option(1000, help="Bootstrap resamples for the "
+                                              "intervals (0: none)."),
+                seed: int = typer.Option(0, help="Seed of the subsample and the bootstrap.")):
+    """Agreement of a judge with human labels: kappa and balanced accuracy with bootstrap
+    intervals, possibly-correct answers apart, cost per item and who decided."""
     from veritune.api import judge_bench as bench
+    from veritune.judge.bench import SUMMARY_KEYS
 
     cfg = _config(config, set_, extra=_flags(**{"judge.name": judge_name}))
-    metrics = bench(labels, None, config=cfg, out=out).metrics  # None: the config's judge
-    for key in ("n", "accuracy", "balanced_accuracy", "precision", "recall", "kappa",
-                "uncertain_rate", "llm_calls", "seconds"):
-        typer.echo(f"{key:>18}  {metrics[key]}")
+    metrics = bench(labels, None, config=cfg, out=out, limit=limit, definite_only=definite_only,
+                    resamples=bootstrap, seed=seed).metrics  # None: the config's judge
+    for key in SUMMARY_KEYS:
+        typer.echo(f"{key:>20}  {metrics.get(key)}")
 
 
 @app.command()

@@ -82,8 +82,34 @@ class JudgeConfig:
     name: str = "lexical"  # JUDGE_NAMES: lexical | llm | ensemble (lexical decides clear cases,
     # LLM the rest)
     model: ModelConfig = field(default_factory=ModelConfig)  # the judge model (llm, ensemble)
-    max_new_tokens: int = 256
+    max_new_tokens: int = 256  # mode generate: the analysis and the verdict line
     cache: str | None = None  # SQLite verdict cache; None: <run dir>/judge_cache.sqlite
+    # LLM verdicts: "generate" (analysis, then a verdict line) or "score" (P(Yes) vs P(No) of
+    # the reply's first word, one forward pass per answer)
+    mode: str = field(default="generate", metadata={"hash": "omit_if_default"})
+    # mode score: correct when P(correct) >= threshold
+    threshold: float = field(default=0.5, metadata={"hash": "omit_if_default"})
+    # ensemble, mode score: the threshold for answers the lexical judge gave partial credit
+    # (a shorter or longer form, a year of the date); None: the same as threshold
+    threshold_partial: float | None = field(default=None, metadata={"hash": "omit_if_default"})
+    batch_size: int = field(default=8, metadata={"hash": "omit_if_default"})  # answers a call
+
+    def __post_init__(self):
+        from veritune.judge import JUDGES
+        from veritune.judge.llm import MODES
+
+        if self.name not in JUDGES:
+            raise InputError(f"unknown judge {self.name!r}; judges: {', '.join(sorted(JUDGES))}",
+                             field="judge.name")
+        if self.mode not in MODES:
+            raise InputError(f"must be one of {', '.join(MODES)}, got {self.mode!r}",
+                             field="judge.mode")
+        for key in ("threshold", "threshold_partial"):
+            value = getattr(self, key)
+            if value is not None and not 0 < value < 1:
+                raise InputError("must be between 0 and 1", field=f"judge.{key}")
+        if self.batch_size < 1:
+            raise InputError("must be at least 1", field="judge.batch_size")
 
 
 @dataclass

@@ -19,42 +19,13 @@ from veritune.engines import SamplingParams, engine_from_config
 from veritune.errors import InputError, VeritunError
 from veritune.jsonl import (atomic_write_json, iter_json_lines, read_json, read_records,
                             write_records)
+from veritune.judge import build_judge, suite_judge
 from veritune.records import Pair, Question, Sample, Verdict
 from veritune.runstore import RunStore, StageConfig
 
 STAGES = ("data", "sample", "judge", "pairs", "train", "eval", "report")
 
 
-def build_judge(cfg: RunConfig, questions: list[Question]):
-    """The configured judge, the same for training samples and evaluation.
-
-    The lexical judge learns each domain's competing answers from the kb questions (another
-    value of the same relation in an answer makes it incorrect). ``llm`` asks the judge model
-    of ``judge.model``; ``ensemble`` asks it only where the lexical judge is not decisive.
-    """
-    from veritune.judge import LexicalJudge, make_judge
-
-    name = cfg.judge.name
-    lexical = LexicalJudge.for_questions([q for q in questions if q.source == "kb"])
-    if name == "lexical":
-        return lexical
-    if name in ("llm", "ensemble"):
-        from veritune.judge.ensemble import EnsembleJudge
-        from veritune.judge.llm import JudgeCache, LLMJudge
-
-        cache = JudgeCache(cfg.judge.cache or cfg.run_dir / "judge_cache.sqlite")
-        llm = LLMJudge(engine_from_config(cfg.judge.model), cache=cache,
-                       max_new_tokens=cfg.judge.max_new_tokens)
-        return llm if name == "llm" else EnsembleJudge(lexical, llm)
-    return make_judge(name)
-
-
-def suite_judge(cfg: RunConfig, task: str, questions: list[Question]):
-    """The run's judge for the suite's judged tasks: precise QA and NQ-open use it as is;
-    long-answer tasks use it only when it is an LLM (else their reference-overlap score)."""
-    if task in ("precise_qa", "nq_open"):
-        return build_judge(cfg, questions if task == "precise_qa" else [])
-    return build_judge(cfg, []) if cfg.judge.name in ("llm", "ensemble") else None
 
 
 class Pipeline:
@@ -144,6 +115,9 @@ class Pipeline:
         counts = label_counts(read_records(out, Verdict.from_dict))
         if hasattr(judge, "decided"):  # ensemble: which judge decided how many (this run)
             counts["decided_by"] = dict(judge.decided)
+        llm = getattr(judge, "llm", judge)
+        if hasattr(llm, "calls"):  # answers sent to the judge model (cache hits are free)
+            counts["llm_calls"], counts["llm_mode"] = llm.calls, llm.mode
         self.store.finish("judge", counts)
         self.log(f"judge: {counts}")
 

@@ -45,7 +45,7 @@ def sample(cfg: RunConfig, questions: Path, out: Path, split: str | None) -> str
 
 
 def judge(cfg: RunConfig, questions: Path, samples: Path, out: Path) -> str:
-    from veritune.pipeline import build_judge
+    from veritune.judge import build_judge
     from veritune.verdicts import judge_samples
 
     qs = read_records(questions, Question.from_dict)
@@ -108,7 +108,7 @@ def evaluate(cfg: RunConfig, questions: Path, out: Path, split: str | None) -> s
 def suite(cfg: RunConfig, models: Sequence[str], suite_name: str, out: Path,
           data: Sequence[str], limit: int | None) -> str:
     from veritune.engines import engine_from_config
-    from veritune.pipeline import suite_judge
+    from veritune.judge import suite_judge
     from veritune.suite import (engine_key, judge_key, model_label, run_suite, summary_table,
                                 to_markdown)
     from veritune.tasks import suite_tasks

@@ -24,7 +24,8 @@ from veritune.atomic.pairs import atomic_pairs, mix
 from veritune.atomic.probe import correct_rates, potentially_known
 from veritune.engines import SamplingParams
 from veritune.jsonl import iter_json_lines, read_records, write_records
-from veritune.pipeline import Pipeline, build_judge
+from veritune.judge import build_judge
+from veritune.pipeline import Pipeline
 from veritune.records import Question, Sample, Verdict
 
 APEFT_STAGES = ("data", "longform", "facts", "probe", "pairs", "train", "eval", "shift",

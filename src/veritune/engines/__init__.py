@@ -1,16 +1,17 @@
 """One small interface for every backend that generates text or scores it.
 
 An engine takes chat prompts (lists of ``{"role", "content"}`` messages) and either samples
-``n`` completions per prompt (``generate``) or scores a continuation (``loglikelihood``).
-``hf`` (transformers) is the default; other backends (vLLM, OpenAI-compatible servers) implement
-the same two methods.
+``n`` completions per prompt (``generate``), scores a continuation (``loglikelihood``) or gives
+the probabilities of a few one-token replies (``choice_logprobs``). ``hf`` (transformers) is the
+default; other backends (vLLM, OpenAI-compatible servers) implement the same methods, or say
+clearly that they cannot.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Callable, Protocol, Sequence
+from typing import Protocol, Sequence
 
 from veritune.errors import VeritunError
 
@@ -56,6 +57,16 @@ class Engine(Protocol):
         """Sum of log-probabilities of each assistant continuation given its prompt.
 
         Example: ``loglikelihood([(msgs, "Paris")])`` -> ``[-0.41]``.
+        """
+
+    def choice_logprobs(self, prompts: Sequence[Messages],
+                        choices: Sequence[str]) -> list[list[float]] | None:
+        """Log-probability of each one-token choice as the first token of the reply, one
+        pass per prompt (the LLM judge's score mode). ``-inf`` for a choice the backend gives
+        no probability for; None when some choice is not one token (then the caller falls back
+        to ``loglikelihood``).
+
+        Example: ``choice_logprobs([msgs], ["Yes", "No"])`` -> ``[[-0.02, -3.9]]``.
         """
 
 

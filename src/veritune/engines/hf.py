@@ -15,6 +15,7 @@ import torch
 from veritune.engines import Generation, Messages, SamplingParams, batch_seed
 from veritune.dtype import resolve_dtype
 from veritune.engines.embedded import EMBEDDED_ID, EMBEDDED_NAME, clear_quantization, resolve_model
+from veritune.engines.prefix import PrefixCache
 from veritune.engines.sampling import sample_next
 
 __all__ = ["HFEngine", "decode", "sample_next"]
@@ -34,27 +35,32 @@ def _prefill(model, input_ids, attention, positions):
     return model(**kwargs)
 
 
-def decode(model, input_ids: torch.Tensor, attention: torch.Tensor, params: SamplingParams,
-           stop_ids: list[int], generator: torch.Generator) -> list[list[int]]:
+def decode(model, input_ids: torch.Tensor | None, attention: torch.Tensor | None,
+           params: SamplingParams, stop_ids: list[int], generator: torch.Generator,
+           prefilled: tuple | None = None) -> list[list[int]]:
     """Left-padded prompts -> ``params.n`` token rows each (stop token excluded).
 
     The prompt is run once; its KV cache is repeated for the n samples. Decoding stops when
     every row has produced a stop token or ``max_new_tokens`` tokens. Rows that have stopped
     leave the batch (and the KV cache) once they are a quarter of it, so a long answer does
     not keep the short ones' rows computing; a row's tokens do not depend on when that
-    happens, except through the random draws that the remaining rows consume.
+    happens, except through the random draws that the remaining rows consume. ``prefilled``:
+    the prompts already run, as (cache, last logits, attention, positions) from
+    :meth:`veritune.engines.prefix.PrefixCache.prefill`.
     """
     n = params.n
-    positions = (attention.cumsum(-1) - 1).clamp(min=0)
-    out = _prefill(model, input_ids, attention, positions)
-    cache = out.past_key_values
-    logits = out.logits[:, -1].float()
+    if prefilled is None:
+        positions = (attention.cumsum(-1) - 1).clamp(min=0)
+        out = _prefill(model, input_ids, attention, positions)
+        cache, logits = out.past_key_values, out.logits[:, -1].float()
+    else:
+        cache, logits, attention, positions = prefilled
+    device = attention.device
     if n > 1:
         cache.batch_repeat_interleave(n)
         logits = logits.repeat_interleave(n, dim=0)
         attention = attention.repeat_interleave(n, dim=0)
         positions = positions.repeat_interleave(n, dim=0)
-    device = input_ids.device
     stop = torch.tensor(stop_ids, device=device)
     next_pos = positions[:, -1:] + 1
     total = logits.shape[0]
@@ -85,6 +91,9 @@ def decode(model, input_ids: torch.Tensor, attention: torch.Tensor, params: Samp
 
 
 class HFEngine:
+    """``share_prefix``: run the start all prompts share once and keep its KV cache across
+    calls (:mod:`veritune.engines.prefix`); the LLM judge turns it on."""
+
     name = "hf"
 
     def __init__(self, model: str | object, tokenizer=None, device: str | None = None,
@@ -114,6 +123,8 @@ class HFEngine:
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.stop_ids = self._stop_ids()
+        self.share_prefix = False
+        self._prefix = PrefixCache()
 
     def _stop_ids(self) -> list[int]:
         ids = set()
@@ -127,6 +138,15 @@ class HFEngine:
         return self.tokenizer.apply_chat_template(messages, tokenize=False,
                                                   add_generation_prompt=True)
 
+    def _prefilled(self, prompts: Sequence[Messages]):
+        """The prompts run with their shared start cached, or None (``share_prefix`` off, or
+        too little in common)."""
+        if not self.share_prefix:
+            return None
+        rows = [self.tokenizer(self.prompt_text(m), add_special_tokens=False)["input_ids"]
+                for m in prompts]
+        return self._prefix.prefill(self.model, rows, self.tokenizer.pad_token_id, self.device)
+
     def encode(self, prompts: Sequence[Messages]) -> tuple[torch.Tensor, torch.Tensor]:
         """Chat-template prompts -> left-padded ``(input_ids, attention_mask)`` on the device."""
         texts = [self.prompt_text(m) for m in prompts]
@@ -138,10 +158,12 @@ class HFEngine:
                  batch_index: int = 0) -> list[list[Generation]]:
         if not prompts:
             return []
-        input_ids, attention = self.encode(prompts)
         generator = torch.Generator(device=self.device)
         generator.manual_seed(batch_seed(params.seed, batch_index))
-        rows = decode(self.model, input_ids, attention, params, self.stop_ids, generator)
+        prefilled = self._prefilled(prompts)
+        input_ids, attention = (None, None) if prefilled else self.encode(prompts)
+        rows = decode(self.model, input_ids, attention, params, self.stop_ids, generator,
+                      prefilled=prefilled)
         gens = [self._to_generation(row, params.max_new_tokens) for row in rows]
         n = params.n
         return [gens[i * n:(i + 1) * n] for i in range(len(prompts))]
@@ -166,10 +188,16 @@ class HFEngine:
         ids = torch.tensor([i[0] for i in ids], device=self.device)
         out: list[list[float]] = []
         for start in range(0, len(prompts), batch_size):
-            input_ids, attention = self.encode(prompts[start:start + batch_size])
-            positions = (attention.cumsum(-1) - 1).clamp(min=0)
-            logits = self.model(input_ids=input_ids, attention_mask=attention,
-                                position_ids=positions, logits_to_keep=1).logits[:, -1].float()
+            chunk = prompts[start:start + batch_size]
+            prefilled = self._prefilled(chunk)
+            if prefilled:
+                logits = prefilled[1]
+            else:
+                input_ids, attention = self.encode(chunk)
+                positions = (attention.cumsum(-1) - 1).clamp(min=0)
+                logits = self.model(input_ids=input_ids, attention_mask=attention,
+                                    position_ids=positions,
+                                    logits_to_keep=1).logits[:, -1].float()
             out += torch.log_softmax(logits, dim=-1)[:, ids].tolist()
         return out
 

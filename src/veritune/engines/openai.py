@@ -13,6 +13,7 @@ HTTP; nothing else is needed.
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import time
@@ -31,6 +32,26 @@ def backoff_seconds(attempt: int, base: float = 0.5, cap: float = 30.0,
                     rng: random.Random | None = None) -> float:
     """Delay before retry ``attempt`` (0-based): base * 2**attempt, capped, with full jitter."""
     return (rng or random).uniform(0, min(cap, base * 2 ** attempt))
+
+
+def top_logprobs_of(reply: dict) -> list[dict]:
+    """The first reply token's ``top_logprobs`` ([{"token", "logprob"}]) of a chat reply."""
+    try:
+        return reply["choices"][0]["logprobs"]["content"][0]["top_logprobs"]
+    except (KeyError, IndexError, TypeError):
+        raise VeritunError("the server returned no logprobs for the reply's first token; "
+                           "judge.mode: score needs a server that supports logprobs "
+                           "(vLLM does), or use judge.mode: generate") from None
+
+
+def choices_from_top(top: Sequence[dict], choices: Sequence[str]) -> list[float]:
+    """Each choice's log-probability among ``top`` (tokens compared without surrounding
+    spaces; the best of equal ones), -inf when absent."""
+    best: dict[str, float] = {}
+    for entry in top:
+        token = str(entry.get("token", "")).strip()
+        best[token] = max(best.get(token, -math.inf), float(entry["logprob"]))
+    return [best.get(c, -math.inf) for c in choices]
 
 
 class OpenAIEngine:
@@ -104,6 +125,16 @@ class OpenAIEngine:
                 lambda job: self._complete(prompts[job[0]], params,
                                            (base + job[0] * params.n + job[1]) % 2**31), jobs))
         return [results[p * params.n:(p + 1) * params.n] for p in range(len(prompts))]
+
+    def choice_logprobs(self, prompts: Sequence[Messages],
+                        choices: Sequence[str]) -> list[list[float]]:
+        """One-token replies' log-probabilities from the server's ``top_logprobs`` of the
+        first reply token (max_tokens 1, greedy); a choice not among the top 20 is -inf."""
+        body = {"model": self.model_name, "max_tokens": 1, "temperature": 0.0,
+                "logprobs": True, "top_logprobs": 20}
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+            replies = list(pool.map(lambda m: self._post({**body, "messages": m}), prompts))
+        return [choices_from_top(top_logprobs_of(r), choices) for r in replies]
 
     def loglikelihood(self, requests):
         raise VeritunError("the openai engine cannot score continuations (chat completions "

@@ -63,6 +63,15 @@ def continuation_logprob(prompt_logprobs: Sequence, token_ids: Sequence[int],
     return total
 
 
+def choice_values(logprobs: dict, token_ids: Sequence[int]) -> list[float]:
+    """vLLM's {token id: Logprob} of one position -> the log-prob of each id, -inf if absent."""
+    out = []
+    for t in token_ids:
+        lp = logprobs.get(t)
+        out.append(float("-inf") if lp is None else float(getattr(lp, "logprob", lp)))
+    return out
+
+
 class VLLMEngine:
     name = "vllm"
 
@@ -84,6 +93,17 @@ class VLLMEngine:
                                                          batch_seed(params.seed, batch_index)))
         outputs = self.llm.chat(list(prompts), sp, use_tqdm=False)
         return [to_generations(o) for o in outputs]
+
+    def choice_logprobs(self, prompts: Sequence[Messages],
+                        choices: Sequence[str]) -> list[list[float]] | None:
+        """One greedy token per prompt with its top-20 log-probs; a choice outside them is
+        -inf; None when a choice is not one token."""
+        ids = [self.tokenizer(c, add_special_tokens=False)["input_ids"] for c in choices]
+        if any(len(i) != 1 for i in ids):
+            return None
+        sp = self._vllm.SamplingParams(max_tokens=1, temperature=0.0, logprobs=20)
+        outputs = self.llm.chat(list(prompts), sp, use_tqdm=False)
+        return [choice_values(o.outputs[0].logprobs[0], [i[0] for i in ids]) for o in outputs]
 
     def loglikelihood(self, requests: Sequence[tuple[Messages, str]]) -> list[float]:
         from vllm.inputs import TokensPrompt

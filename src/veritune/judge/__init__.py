@@ -1,6 +1,7 @@
 """Judges: label a sampled response to a question as correct, incorrect or uncertain.
 
-``make_judge(name, **kwargs)`` builds a registered judge; ``JUDGES`` is the registry.
+``JUDGES`` is the registry of judge names; ``make_judge(name, **kwargs)`` builds one from its
+arguments and ``build_judge(cfg, questions)`` from a run's config (``judge:``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ class Judgement:
     label: str       # "correct" | "incorrect" | "uncertain"
     rationale: str   # short, human readable, e.g. "matched alias 'Fe' in answer statement"
     decisive: bool = True  # False: a clear-cut rule did not apply (an ensemble asks an LLM)
+    score: float | None = None  # the LLM judge's P(correct) in score mode
 
 
 class Judge(Protocol):
@@ -28,18 +30,23 @@ class Judge(Protocol):
 
 
 from veritune.judge.lexical import LexicalJudge  # noqa: E402  (needs Judgement above)
+from veritune.judge.llm import LLMJudge  # noqa: E402
+from veritune.judge.ensemble import EnsembleJudge  # noqa: E402
 
-JUDGES: dict[str, Callable[..., Judge]] = {"lexical": LexicalJudge}
-
-
-KNOWN = ("ensemble", "lexical", "llm")  # llm and ensemble need an engine: see build_judge
+# The one registry of judge names. llm and ensemble need an engine: build_judge makes one
+# from the config (judge.model).
+JUDGES: dict[str, Callable[..., Judge]] = {"lexical": LexicalJudge, "llm": LLMJudge,
+                                           "ensemble": EnsembleJudge}
 
 
 def make_judge(name: str, **kwargs) -> Judge:
     """The judge registered as ``name``, built with ``kwargs``."""
     if name not in JUDGES:
-        raise VeritunError(f"unknown judge {name!r}; known judges: {', '.join(KNOWN)}")
+        raise VeritunError(f"unknown judge {name!r}; known judges: {', '.join(sorted(JUDGES))}")
     return JUDGES[name](**kwargs)
 
 
-__all__ = ["JUDGES", "Judge", "Judgement", "LexicalJudge", "make_judge"]
+from veritune.judge.factory import build_judge, suite_judge  # noqa: E402
+
+__all__ = ["JUDGES", "EnsembleJudge", "Judge", "Judgement", "LLMJudge", "LexicalJudge",
+           "build_judge", "make_judge", "suite_judge"]

@@ -1,8 +1,13 @@
 """Ensemble judge: the lexical judge decides the clear cases, the LLM judge the rest.
 
-Clear cases are an exact reference match, a named competitor, a refusal, an empty answer:
-every lexical verdict marked ``decisive``. An answer that names neither a reference nor a
-competitor (a paraphrase, a misspelling, an unknown value), or a hedge, goes to the LLM.
+Clear cases are an exact reference match, a named competitor, a refusal, an empty answer, a
+listed hedge, a number that contradicts the reference: every lexical verdict marked
+``decisive``. An answer the lexical judge is not sure of (a partial match, a paraphrase, a
+misspelling, an unknown value, a hedge word) goes to the LLM.
+
+In score mode the lexical judge's lean is evidence too: where it gave partial credit (a
+shorter or longer form, a year of the date, overlapping words) the LLM's P(correct) is held to
+``partial_threshold`` instead of the LLM's own threshold (``judge.threshold_partial``).
 ``shares()`` reports which judge decided how many verdicts.
 """
 
@@ -17,8 +22,8 @@ from veritune.records import Question
 class EnsembleJudge:
     name = "ensemble"
 
-    def __init__(self, lexical: Judge, llm: Judge):
-        self.lexical, self.llm = lexical, llm
+    def __init__(self, lexical: Judge, llm: Judge, partial_threshold: float | None = None):
+        self.lexical, self.llm, self.partial_threshold = lexical, llm, partial_threshold
         self.decided = {"lexical": 0, "llm": 0}
 
     def judge(self, question: Question, response: str) -> Judgement:
@@ -30,7 +35,12 @@ class EnsembleJudge:
         second = self.llm.judge_many([items[i] for i in unsure]) if unsure else []
         out = [Judgement(j.label, f"lexical: {j.rationale}") for j in first]
         for i, j in zip(unsure, second):
-            out[i] = Judgement(j.label, f"llm: {j.rationale}")
+            out[i] = Judgement(j.label, f"llm: {j.rationale}", score=j.score)
+            if self.partial_threshold is not None and j.score is not None \
+                    and first[i].label == "correct":  # the lexical judge gave partial credit
+                label = "correct" if j.score >= self.partial_threshold else "incorrect"
+                out[i] = Judgement(label, f"llm: {j.rationale}; partial lexical match, "
+                                          f"threshold {self.partial_threshold}", score=j.score)
         self.decided["lexical"] += len(items) - len(unsure)
         self.decided["llm"] += len(unsure)
         return out

@@ -37,171 +37,39 @@ or hedging. Rules, in order:
    * a hedge (maybe, perhaps, possibly, probably, likely, might be, could be, may be, guess,
      可能, 也许, ...) -> ``uncertain`` with a reference, ``incorrect`` without one (a hedged
      wrong guess is still wrong, so hedging never pays);
-   * a reference -> ``correct``; anything else -> ``incorrect`` (it answered something else).
+   * several candidates listed, not all of them references ("1993, 1995" or "1993-1995" for
+     "1995", "Paris or Lyon", "Paris/Lyon") -> ``incorrect``, competitors known or not (a
+     hedge over several answers, as SimpleQA's grader rules);
+   * a reference -> ``correct``; sure (``decisive``) unless the statement also names numbers
+     the reference lacks ("April 20, 1937" for "1937"): then an ensemble asks its LLM;
+   * no reference: a partial match (:mod:`veritune.judge.partial`, without the question's
+     own words): a plural or reordered ``form`` of a reference -> ``correct``, sure; a year of
+     a reference's date, a ``shorter`` form giving at least ``min_shorter`` of a reference's
+     content words, a ``longer`` form whose words are at least ``min_longer`` the reference's,
+     or token F1 at least ``min_overlap`` -> ``correct``, not sure; a weaker one or none ->
+     ``incorrect``, not sure (a paraphrase or a misspelling may still be right); a bare
+     number or date that contradicts every reference -> ``incorrect``, sure.
    Refusal and hedge words inside a matched candidate ("I Don't Know" as a song title) are
    ignored. "I think"/"I believe" count as committed answers.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-from functools import lru_cache
 from typing import Iterable, Mapping, Sequence
 
 from veritune.judge import Judgement
-from veritune.judge.normalize import (Token, cjk_form, has_cjk, normalize, prepare,
-                                      split_sentences, tokenize)
+from veritune.judge.matching import (CJK_LANGS, _candidate, _echo_spans, _find, _hits,
+                                     _inside, _marker, _names, _statement, answer_statement,
+                                     listed_alternatives)
+from veritune.judge.partial import Partial, best_partial, number_conflict, words
 from veritune.records import Question
 
-CJK_LANGS = frozenset({"zh", "ja", "ko"})
-_FILLER = re.compile(
-    r"^\W*(?:(?:sure|certainly|of course|okay|ok|alright|absolutely|great question|"
-    r"good question|hmm+|well|let me think|let me see|lets see|let's see|"
-    r"here is (?:the|my) answer|here's (?:the|my) answer|(?:final )?answer|a(?=\s*:))\b[\W_]*)+",
-    re.IGNORECASE)
-_SYMBOL_VERBS = frozenset({"is", "was", "and", "or", "stands", "represents"})
-# Short symbols or codes that are also English words (capitalised at a sentence start).
-_ENGLISH_WORDS = frozenset("i in as at be he no am us so do go me my hi is it or on of to by up "
-                           "we if".split())
-_REFUSAL = re.compile(
-    r"\b(?:dont know|do not know|not sure|unsure|not certain|no idea|i cannot|i cant|"
-    r"i can not|cannot answer|cant answer|unable to|not able to|as ai|unknown|"
-    r"no information|dont have|do not have)\b")
-_HEDGE = re.compile(r"\b(?:maybe|perhaps|possibly|probably|likely|might be|could be|may be|"
-                    r"guess)\b")
-_CJK_REFUSALS = ("不知道", "不清楚", "无法回答", "不能回答", "无法确定", "不确定", "我不能",
-                 "わかりません", "分かりません", "知りません", "모르겠", "모릅니다", "알수없")
-_CJK_HEDGES = ("可能", "也许", "或许", "大概", "たぶん", "多分", "かもしれ", "아마")
+# Partial-match thresholds, calibrated on the EfficientQA human ratings (docs/JUDGES.md).
+MIN_SHORTER = 0.4   # share of the reference's content words a shorter answer must give
+MIN_LONGER = 0.5    # share of a longer answer's content words that must be the reference's
+MIN_OVERLAP = 0.4   # token F1 of other overlapping answers
 
-
-@dataclass(frozen=True)
-class _Candidate:
-    text: str
-    norms: tuple[str, ...]
-    cjk: str       # normalised form for character containment; also the equality key
-    symbol: bool   # matched case-sensitively as one token
-
-
-@lru_cache(maxsize=100_000)
-def _candidate(text: str) -> _Candidate:
-    text = text.strip()
-    tokens = tokenize(prepare(text))
-    symbol = (len(text) <= 3 and text.isalpha() and any(c.isupper() for c in text)
-              and not re.fullmatch(r"[A-Z][a-z]{2}", text))
-    return _Candidate(text, tuple(t.norm for t in tokens), cjk_form(tokens), symbol)
-
-
-@dataclass(frozen=True)
-class _Statement:
-    prepared: str
-    tokens: tuple[Token, ...]
-    norms: tuple[str, ...]
-    cjk: str
-
-
-@lru_cache(maxsize=4096)
-def _statement(text: str) -> _Statement:
-    prepared = prepare(text)
-    tokens = tuple(tokenize(prepared))
-    return _Statement(prepared, tokens, tuple(t.norm for t in tokens), cjk_form(list(tokens)))
-
-
-def answer_statement(response: str, question: str = "") -> str:
-    """The first sentence of ``response`` that is not filler or an echo of ``question``."""
-    echo = normalize(question) if question else None
-    for sentence in split_sentences(response):
-        rest = _FILLER.sub("", sentence)
-        if re.search(r"\w", rest) and normalize(rest) != echo:
-            return rest
-    return ""
-
-
-def _plain_word(s: _Statement, i: int) -> bool:
-    """Whether a symbol-like token is the pronoun "I" or an English word starting the text."""
-    t = s.tokens[i]
-    if t.norm not in _ENGLISH_WORDS:
-        return False
-    follow = re.match(r"[ ,]+([a-z]\w*)", s.prepared[t.end:])
-    if not follow or follow.group(1) in _SYMBOL_VERBS:
-        return False
-    return t.raw == "I" or not re.search(r"\w", s.prepared[:t.start])
-
-
-def _glued(a: str, b: str) -> bool:
-    return all((ch.isalnum() or ch == ".") and not has_cjk(ch) for ch in (a, b))
-
-
-def _find(c: _Candidate, s: _Statement, cjk: bool) -> list[tuple[str, int, int]]:
-    """Spans of ``c`` in ``s``: ("tok", first, end) token indices or ("chr", start, end)."""
-    if c.symbol:
-        return [("tok", i, i + 1) for i, t in enumerate(s.tokens)
-                if t.raw == c.text and not _plain_word(s, i)]
-    if not c.norms:
-        return []
-    if cjk or has_cjk(c.text):
-        hay, n, spans = s.cjk, len(c.cjk), []
-        i = hay.find(c.cjk)
-        while i >= 0:
-            if not (i and _glued(hay[i - 1], hay[i])) and not (
-                    i + n < len(hay) and _glued(hay[i + n - 1], hay[i + n])):
-                spans.append(("chr", i, i + n))
-            i = hay.find(c.cjk, i + 1)
-        return spans
-    k = len(c.norms)
-    return [("tok", i, i + k) for i in range(len(s.norms) - k + 1)
-            if s.norms[i:i + k] == c.norms]
-
-
-def _hits(values: Iterable[str], s: _Statement, cjk: bool) -> list[tuple[str, tuple]]:
-    return [(v, span) for v in values for span in _find(_candidate(v), s, cjk)]
-
-
-def _inside(span: tuple, others: Iterable[tuple], strict: bool) -> bool:
-    return any(o[0] == span[0] and o[1] <= span[1] and span[2] <= o[2]
-               and (not strict or o[2] - o[1] > span[2] - span[1]) for o in others)
-
-
-def _marker(s: _Statement, spans: list[tuple]) -> tuple[str, str] | None:
-    """("refusal"|"hedge", phrase) found outside the matched candidates, refusals first."""
-    covered = {i for kind, a, b in spans if kind == "tok" for i in range(a, b)}
-    text = " ".join(n for i, n in enumerate(s.norms) if i not in covered)
-    cjk = list(s.cjk)
-    for kind, a, b in spans:
-        if kind == "chr":
-            cjk[a:b] = [" "] * (b - a)
-    cjk_text = "".join(cjk)
-    for kind, pattern, words in (("refusal", _REFUSAL, _CJK_REFUSALS),
-                                 ("hedge", _HEDGE, _CJK_HEDGES)):
-        m = pattern.search(text)
-        found = m.group() if m else next((w for w in words if w in cjk_text), None)
-        if found:
-            return kind, found
-    return None
-
-
-def _echo_spans(question: Question, s: _Statement) -> list[tuple]:
-    """Spans of ``s`` that repeat the question's words around a reference it contains.
-
-    "Guinea-Bissau" asks for "Bissau", "Luxembourg" for "Luxembourg": the reference with the
-    word before it in the question ("guinea bissau", "of luxembourg") is an echo of the
-    question, not an answer, so a reference found only inside such an echo does not count.
-    """
-    asked = _statement(question.question)
-    spans = []
-    for ref in question.answers:
-        for kind, a, b in _find(_candidate(ref), asked, cjk=False):
-            if kind != "tok" or a == 0:
-                continue
-            window = asked.norms[a - 1:b]
-            k = len(window)
-            spans += [("tok", i, i + k) for i in range(len(s.norms) - k + 1)
-                      if s.norms[i:i + k] == window]
-    return spans
-
-
-def _names(hits: list[tuple[str, tuple]]) -> str:
-    return ", ".join(repr(v) for v in dict.fromkeys(v for v, _ in hits))
+__all__ = ["LexicalJudge", "answer_statement"]
 
 
 class LexicalJudge:
@@ -209,7 +77,10 @@ class LexicalJudge:
 
     name = "lexical"
 
-    def __init__(self, competitors: Mapping[str, Iterable[str]] | None = None):
+    def __init__(self, competitors: Mapping[str, Iterable[str]] | None = None,
+                 min_shorter: float = MIN_SHORTER, min_longer: float = MIN_LONGER,
+                 min_overlap: float = MIN_OVERLAP):
+        self.min_shorter, self.min_longer, self.min_overlap = min_shorter, min_longer, min_overlap
         self.competitors: dict[str, tuple[str, ...]] = {
             domain: tuple(dict.fromkeys(v.strip() for v in values if v and v.strip()))
             for domain, values in (competitors or {}).items()}
@@ -247,31 +118,71 @@ class LexicalJudge:
                 and not _inside(sp, echoes, strict=True)]
         comps = [(v, sp) for v, sp in comps if not _inside(sp, ref_spans, strict=False)]
         marker = _marker(s, ref_spans + comp_spans)
-        return self._verdict(question, refs, comps, marker, statement)
-
-    @staticmethod
-    def _verdict(question: Question, refs: list, comps: list, marker: tuple | None,
-                 statement: str) -> Judgement:
         if comps:
             also = f" besides reference {_names(refs)}" if refs else ""
             which = "wrong answer" if comps[0][0] in question.wrong_answers else "competitor"
             return Judgement("incorrect", f"named {which} {_names(comps)}{also} "
                                           "in answer statement")
+        loose = [a for a in question.answers if not _candidate(a).symbol]  # "fe" is not Fe
+        partial = None if refs or cjk else best_partial(statement, loose, question.question)
+        credit = self._credit(partial)
         kind, phrase = marker or (None, None)
-        if kind and refs:
-            return Judgement("uncertain", f"{kind} ({phrase!r}) with reference {_names(refs)}: "
-                                          "no credit for a hedged answer")
+        if kind and (refs or credit):
+            what = f"reference {_names(refs)}" if refs else f"partial match ({partial.kind})"
+            return Judgement("uncertain", f"{kind} ({phrase!r}) with {what}: no credit for a "
+                                          "hedged answer")
         if kind == "refusal":
             return Judgement("uncertain", f"refusal ({phrase!r}) in answer statement")
         if kind == "hedge":
             return Judgement("incorrect", f"hedged guess ({phrase!r}) without a reference",
                              decisive=False)
         if refs:
-            which = "standard answer" if refs[0][0] == question.answers[0] else "alias"
-            return Judgement("correct", f"matched {which} {refs[0][0]!r} in answer statement")
+            return self._exact(question, s, refs)
+        return self._partial(s, statement, partial, credit, question.answers)
+
+    def _credit(self, p: Partial | None) -> bool:
+        """Whether a partial match earns credit (form and date always; the rest by score)."""
+        if p is None:
+            return False
+        least = {"shorter": self.min_shorter, "longer": self.min_longer,
+                 "overlap": self.min_overlap}.get(p.kind, 0.0)
+        return p.score >= least
+
+    @staticmethod
+    def _exact(question: Question, s, refs: list) -> Judgement:
+        spans = [sp for _, sp in refs]
+        listed = listed_alternatives(s, spans)
+        if listed:
+            return Judgement("incorrect", f"hedge over several candidates ({listed!r}) "
+                                          f"besides reference {_names(refs)}")
+        which = "standard answer" if refs[0][0] == question.answers[0] else "alias"
+        why = f"matched {which} {refs[0][0]!r} in answer statement"
+        ref_numbers = {n for v, _ in refs for n in words(v).numbers}
+        extra = [t.raw for i, t in enumerate(s.tokens) if t.norm[:1].isdigit()
+                 and not any(k == "tok" and a <= i < b for k, a, b in spans)]
+        if ref_numbers and extra:  # "April 20, 1937" for "1937": the day is unverified
+            return Judgement("correct", f"{why}; also names {', '.join(extra)}",
+                             decisive=False)
+        return Judgement("correct", why)
+
+    @staticmethod
+    def _partial(s, statement: str, p: Partial | None, credit: bool,
+                 references: list[str]) -> Judgement:
         short = statement if len(statement) <= 60 else statement[:57] + "..."
-        return Judgement("incorrect", f"no reference or competitor in answer statement "
-                                      f"{short!r}", decisive=False)
+        if p is None:
+            if number_conflict(statement, references):
+                return Judgement("incorrect", f"the number in {short!r} is not the reference's")
+            return Judgement("incorrect", f"no reference or competitor in answer statement "
+                                          f"{short!r}", decisive=False)
+        listed = listed_alternatives(s, [], require_ref=False)
+        match = f"{p.kind} match with {p.reference!r} (score {p.score:.2f})"
+        if listed:
+            return Judgement("incorrect", f"hedge over several candidates ({listed!r}); {match}",
+                             decisive=False)
+        if not credit:
+            return Judgement("incorrect", f"only a weak {match}", decisive=False)
+        # a plural or a reordered form of the reference is as sure as the reference itself
+        return Judgement("correct", match, decisive=p.kind == "form")
 
     def judge_many(self, items: Sequence[tuple[Question, str]]) -> list[Judgement]:
         return [self.judge(q, r) for q, r in items]

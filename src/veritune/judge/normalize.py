@@ -2,13 +2,16 @@
 
 Two steps, so that offsets stay meaningful:
 
-* :func:`prepare` keeps case: NFKC, accents stripped (CJK left alone), thousands separators
-  dropped ("1,000" -> "1000"), "'s" dropped and other apostrophes removed ("I'm" -> "Im",
-  "don't" -> "dont", "Canberra's" -> "Canberra").
+* :func:`prepare` keeps case: literal escapes decoded ("\\u2013" written out -> "–") and
+  UTF-8 read as Latin-1 repaired ("50Â\\xa0GB" -> "50 GB"), NFKC, accents stripped (CJK left
+  alone), thousands separators dropped ("1,000" -> "1000"), "'s" dropped and other apostrophes
+  removed ("I'm" -> "Im", "don't" -> "dont", "Canberra's" -> "Canberra").
 * :func:`tokenize` cuts the prepared text into words, numbers ("2.6" stays one token) and runs
   of CJK characters; punctuation is dropped, articles (a, an, the) are dropped when written in
   lower case or first, number words become digits ("twenty-six" -> "26", "one hundred and
-  five" -> "105") and numbers are canonical ("26.0" -> "26", "2.60" -> "2.6").
+  five" -> "105"; "2 million", "2.5 billion", "a hundred"), numbers are canonical ("26.0" ->
+  "26", "2.60" -> "2.6"). A scale word alone ("million", "millions of") is a word, not a
+  number: "20 million" is 20000000, never 1000000 beside a stray 20.
 
 :func:`normalize` is the casefolded token string; :func:`cjk_form` joins tokens without spaces
 (keeping one only between two non-CJK tokens) for character containment.
@@ -61,8 +64,23 @@ def strip_accents(text: str) -> str:
                    for ch in text)
 
 
+_ESCAPE = re.compile(r"\\+u([0-9a-fA-F]{4})|\\+x([0-9a-fA-F]{2})")
+_MOJIBAKE = re.compile("[\u00c2\u00c3\u00e2][\u0080-\u00bf]")
+
+
+def repair(text: str) -> str:
+    """Literal ``\\uXXXX``/``\\xXX`` escapes decoded; UTF-8 mis-read as Latin-1 repaired."""
+    text = _ESCAPE.sub(lambda m: chr(int(m.group(1) or m.group(2), 16)), text)
+    if _MOJIBAKE.search(text):
+        try:
+            text = text.encode("latin-1").decode("utf-8")
+        except UnicodeError:  # only part of it is mojibake, or it is real Latin-1 text
+            pass
+    return text
+
+
 def prepare(text: str) -> str:
-    text = strip_accents(unicodedata.normalize("NFKC", text))
+    text = strip_accents(unicodedata.normalize("NFKC", repair(text)))
     text = re.sub(r"(?<=[0-9]),(?=[0-9]{3}(?![0-9]))", "", text)
     text = re.sub(r"['’‘`][sS]\b", "", text)
     return re.sub(r"['’‘`]", "", text)
@@ -75,8 +93,24 @@ def canonical_number(text: str) -> str:
     return format(value.normalize(), "f")
 
 
-def _number_words(words: list[Token], i: int) -> tuple[int, int] | None:
-    """Parse English number words starting at ``words[i]``: (value, index after) or None."""
+def _number_words(words: list[Token], i: int) -> tuple[int | Decimal, int] | None:
+    """Parse English number words starting at ``words[i]``: (value, index after) or None.
+
+    A scale word needs a number before it ("two million", "2 million", "a million"): a lone
+    "million" is a word.
+    """
+    first = words[i].norm
+    if _NUMBER.fullmatch(first):  # digits, then scale words: "2 million", "2.5 billion"
+        value, j = Decimal(first), i + 1
+        while j < len(words) and words[j].norm in _SCALES and (
+                words[j].norm != "hundred" or j == i + 1):  # "hundred" only right after
+            value, j = value * _SCALES[words[j].norm], j + 1
+        return (value, j) if j > i + 1 else None
+    if first in ("a", "an") and i + 1 < len(words) and words[i + 1].norm in _SCALES:
+        first = "one"
+        words = [*words[:i], Token("one", "one", words[i].start, words[i].end), *words[i + 1:]]
+    if first in _SCALES:
+        return None
     total = current = 0
     prev, j, end = None, i, i
     while j < len(words):
@@ -110,7 +144,8 @@ def _merge_number_words(words: list[Token]) -> list[Token]:
             i += 1
             continue
         value, j = parsed
-        out.append(Token(str(value), str(value), words[i].start, words[j - 1].end))
+        text = canonical_number(str(value))
+        out.append(Token(text, text, words[i].start, words[j - 1].end))
         i = j
     return out
 
@@ -119,10 +154,11 @@ def tokenize(prepared: str) -> list[Token]:
     """Tokens of text already passed through :func:`prepare` (offsets refer to it)."""
     words = [Token(m.group(), m.group().casefold(), m.start(), m.end())
              for m in _TOKEN.finditer(prepared)]
-    kept = [t for i, t in enumerate(words)
-            if not (t.norm in ARTICLES and (t.raw.islower() or i == 0))] or words
+    merged = _merge_number_words(words)  # before articles go: "a million" is a number
+    kept = [t for i, t in enumerate(merged)
+            if not (t.norm in ARTICLES and (t.raw.islower() or i == 0))] or merged
     out = []
-    for t in _merge_number_words(kept):
+    for t in kept:
         if _NUMBER.fullmatch(t.norm):
             n = canonical_number(t.norm)
             t = Token(n, n, t.start, t.end)
