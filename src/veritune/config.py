@@ -171,8 +171,10 @@ class TrainConfig:
     # shared backend: a batch holds the pairs of few prompts (each question's pairs together),
     # so each prompt and each distinct answer runs once a batch; false: pairs shuffled freely
     group_by_prompt: bool = field(default=True, metadata={"hash": "omit_if_default"})
-    # bf16 mixed precision (fp32 weights, bf16 matmuls): TRL's default, on both backends
-    bf16: bool = field(default=True, metadata={"hash": "omit_if_default"})
+    # bf16 mixed precision (fp32 weights, bf16 matmuls) on both backends; None (auto): where
+    # the hardware computes bf16 natively (dtype.py), since an AVX2-only CPU emulates it 4x
+    # slower than fp32; true / false: as written
+    bf16: bool | None = field(default=None, metadata={"hash": "omit_if_default"})
     # a checkpoint every N steps in <out>/checkpoints (0: none); the weights do not depend on it
     save_steps: int = field(default=50, metadata={"hash": "omit"})
     # last | validation: the step (0 counts, ties to the earlier) best on validation accuracy

@@ -63,3 +63,8 @@ def hash_dtype(model_cfg) -> str:
     if model_cfg.engine != "hf":
         return "float32"
     return resolve_dtype(model_cfg.dtype, model_cfg.device)
+
+
+def train_bf16(flag: bool | None, device: str | None = None) -> bool:
+    """``train.bf16``: mixed precision as written, or (None) where bf16 is native."""
+    return flag if flag is not None else resolve_dtype("auto", device) == "bfloat16"

@@ -21,6 +21,7 @@ from typing import Callable, Sequence
 import torch
 
 from veritune.config import TrainConfig, hashable
+from veritune.dtype import train_bf16
 from veritune.engines.embedded import clear_quantization, resolve_model
 from veritune.errors import VeritunError
 from veritune.records import Pair
@@ -49,7 +50,8 @@ def _common_args(cfg: TrainConfig, phase_dir: Path, seed: int, learning_rate: fl
                 lr_scheduler_kwargs=dict(cfg.lr_scheduler_kwargs or {}),
                 logging_steps=cfg.logging_steps, save_strategy="steps" if cfg.save_steps else "no",
                 save_steps=cfg.save_steps or 500, report_to=cfg.report_to, seed=seed,
-                max_length=cfg.max_length, use_cpu=not torch.cuda.is_available(), bf16=cfg.bf16,
+                max_length=cfg.max_length, use_cpu=not torch.cuda.is_available(),
+                bf16=train_bf16(cfg.bf16),
                 dataloader_num_workers=0)
 
 

@@ -29,6 +29,7 @@ from typing import Callable, Sequence
 import torch
 
 from veritune.config import TrainConfig
+from veritune.dtype import train_bf16
 from veritune.errors import VeritunError
 from veritune.progress import progress
 from veritune.records import Pair
@@ -241,8 +242,9 @@ def train_dpo_shared(model, tokenizer, pairs: Sequence[Pair], cfg: TrainConfig, 
     encoded = [encode_pair(tokenizer, p, cfg.max_length) for p in pairs]
     # bf16 mixed precision as TRL's default (and the Trainer's autocast): fp32 weights and
     # optimiser, bf16 matmuls; log-softmax stays fp32
-    mixed = torch.autocast(next(model.parameters()).device.type, dtype=torch.bfloat16,
-                           enabled=cfg.bf16)
+    device_type = next(model.parameters()).device.type
+    mixed = torch.autocast(device_type, dtype=torch.bfloat16,
+                           enabled=train_bf16(cfg.bf16, device_type))
     per_epoch = math.ceil(len(encoded) / cfg.batch_size)
     if batches is None:
         batches = batch_order(encoded, cfg.batch_size, cfg.epochs, seed, cfg.group_by_prompt)
