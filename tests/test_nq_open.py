@@ -45,7 +45,7 @@ def test_load(tmp_path):
     ('{"question": " ", "answer": ["x"]}', "line 2, field 'question'"),
     ('{"answer": ["x"]}', "line 2, field 'question'"),
     ('["q", ["x"]]', "line 2: expected a JSON object"),
-    ('{"question": "q", "answer": [', "line 2: invalid JSON"),
+    ('{"question": "q", "answer": [', "line 2: not valid JSON"),
 ])
 def test_errors_name_file_line_and_field(tmp_path, line, where):
     with pytest.raises(InputError, match=rf"bad.jsonl, {where}"):

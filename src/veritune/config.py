@@ -18,8 +18,8 @@ from typing import Any
 
 import yaml
 
-from veritune.config_train import check_train
 from veritune.config_load import load
+from veritune.config_train import check_train
 from veritune.config_validate import DTYPES, ENGINES, JUDGE_NAMES  # noqa: F401  (the choices)
 from veritune.errors import InputError
 
@@ -93,23 +93,6 @@ class JudgeConfig:
     # (a shorter or longer form, a year of the date); None: the same as threshold
     threshold_partial: float | None = field(default=None, metadata={"hash": "omit_if_default"})
     batch_size: int = field(default=8, metadata={"hash": "omit_if_default"})  # answers a call
-
-    def __post_init__(self):
-        from veritune.judge import JUDGES
-        from veritune.judge.llm import MODES
-
-        if self.name not in JUDGES:
-            raise InputError(f"unknown judge {self.name!r}; judges: {', '.join(sorted(JUDGES))}",
-                             field="judge.name")
-        if self.mode not in MODES:
-            raise InputError(f"must be one of {', '.join(MODES)}, got {self.mode!r}",
-                             field="judge.mode")
-        for key in ("threshold", "threshold_partial"):
-            value = getattr(self, key)
-            if value is not None and not 0 < value < 1:
-                raise InputError("must be between 0 and 1", field=f"judge.{key}")
-        if self.batch_size < 1:
-            raise InputError("must be at least 1", field="judge.batch_size")
 
 
 @dataclass

@@ -25,6 +25,7 @@ Check = Callable[[Any], "str | None"]
 
 # The names each choice accepts (tests check them against the registries they mirror).
 JUDGE_NAMES = ("lexical", "llm", "ensemble")  # veritune.judge's registry
+JUDGE_MODES = ("generate", "score")  # veritune.judge.llm.MODES
 ENGINES = ("hf", "openai", "vllm")  # veritune.engines.ENGINES
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 DATA_FORMATS = ("auto", "questions", "nq_open", "jsonl", "csv", "tsv")  # data.loaders.FORMATS
@@ -116,7 +117,10 @@ RULES: dict[str, dict[str, Check]] = {
                      "top_k": at_least(0), "max_new_tokens": positive, "batch_size": positive,
                      "splits": each_of(*SPLITS)},
     "JudgeConfig": {"name": one_of(*JUDGE_NAMES), "max_new_tokens": positive,
-                    "cache": nonempty},
+                    "cache": nonempty, "mode": one_of(*JUDGE_MODES),
+                    "threshold": within(0.0, 1.0, low_open=True, high_open=True),
+                    "threshold_partial": within(0.0, 1.0, low_open=True, high_open=True),
+                    "batch_size": positive},
     "PairsConfig": {"max_pairs_per_question": positive, "chosen": one_of("concise", "random"),
                     "chosen_source": one_of("self", "dataset"),
                     "rejected_source": one_of("self", "dataset"),

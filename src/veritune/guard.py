@@ -13,12 +13,11 @@ whose interval lies below 0, which the report flags.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Callable, Mapping
 
 from veritune.errors import InputError
-from veritune.jsonl import atomic_write_json
+from veritune.jsonl import atomic_write_json, iter_json_lines
 from veritune.stats import pair_items, paired_bootstrap, verdict
 
 # task -> (the metric compared, items scored). Forced choice for HaluEval: a 135M model
@@ -79,8 +78,7 @@ def task_scores(task_dir: Path, metric: str) -> list[tuple[str, float]] | None:
     path = task_dir / "examples.jsonl"
     if not path.exists():
         return None
-    examples = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()
-                if line.strip()]
+    examples = [obj for _, obj in iter_json_lines(path)]
     return item_scores(examples, metric)
 
 

@@ -50,8 +50,9 @@ def lock_dir(directory: str | Path) -> None:
 
 
 def held_dirs() -> list[Path]:
-    """The directories this process holds (an unexpected error's traceback goes into one)."""
-    return list(_held)
+    """The directories this process holds, the most recently taken first (an unexpected
+    error's traceback goes into the first)."""
+    return list(reversed(_held))
 
 
 def release_dir(directory: str | Path) -> None:

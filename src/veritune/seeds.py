@@ -19,14 +19,13 @@ truncation; the same for the guard and every suite task.
 from __future__ import annotations
 
 import copy
-import json
 import shutil
 from pathlib import Path
 from typing import Callable, Sequence
 
 from veritune.config import RunConfig
 from veritune.errors import InputError
-from veritune.jsonl import atomic_write_json
+from veritune.jsonl import atomic_write_json, iter_json_lines, read_json
 from veritune.stats import mcnemar_p, pair_items, paired_bootstrap, verdict
 
 SHARED_STAGES = ("data", "eval/base")
@@ -61,11 +60,11 @@ def share_base(src: Path, dst: Path, stages: Sequence[str] = SHARED_STAGES) -> N
     manifest = src / "manifest.json"
     if not manifest.exists():
         return
-    entries = json.loads(manifest.read_text())["stages"]
+    entries = read_json(manifest)["stages"]
     dst.mkdir(parents=True, exist_ok=True)
     mine_path = dst / "manifest.json"
-    mine = json.loads(mine_path.read_text()) if mine_path.exists() else \
-        {"stages": {}, "versions": json.loads(manifest.read_text()).get("versions", {})}
+    mine = read_json(mine_path) if mine_path.exists() else \
+        {"stages": {}, "versions": read_json(manifest).get("versions", {})}
     for stage in stages:
         if entries.get(stage, {}).get("status") == "done" and \
                 mine["stages"].get(stage, {}).get("status") != "done":
@@ -120,13 +119,12 @@ def _examples(path: Path) -> list[dict] | None:
     f = path / "examples.jsonl"
     if not f.exists():
         return None
-    return [json.loads(line) for line in f.read_text(encoding="utf-8").splitlines()
-            if line.strip()]
+    return [obj for _, obj in iter_json_lines(f)]
 
 
 def _metrics(path: Path) -> dict:
     f = path / "metrics.json"
-    return json.loads(f.read_text()) if f.exists() else {}
+    return read_json(f) if f.exists() else {}
 
 
 def scores(path: Path, metric: str) -> list[tuple[str, float]] | None:

@@ -220,13 +220,14 @@ def train(model_name: str, pairs: Sequence[Pair], sft_targets: Sequence[Pair], c
                            "through the pipeline (veritune run / veritune train CONFIG)")
     check_scheduler(cfg)
     check_trackers(cfg.report_to)
-    state = PartialState()
+    # Under ``accelerate launch`` the trainers set up the process group; PartialState() made
+    # before that would record a single process for good, so the rank comes from torchrun's env.
+    main = int(os.environ.get("RANK", "0")) == 0
     root = out_dir / "checkpoints"
-    if state.is_main_process:  # checkpoints of other settings or data are of no use
+    if main:  # checkpoints of other settings or data are of no use
         key = [hashable(cfg), model_name, seed, [p.to_dict() for p in pairs],
                [p.to_dict() for p in sft_targets], resume_key]
         checkpoint.prepare(root, key)
-    state.wait_for_everyone()
     torch.manual_seed(seed)
     model, tokenizer = load_policy(model_name, trust_remote_code)
     phases = {"sft": ["sft"], "dpo": ["dpo"], "sft+dpo": ["dpo"],
@@ -244,7 +245,7 @@ def train(model_name: str, pairs: Sequence[Pair], sft_targets: Sequence[Pair], c
         elif phase == "sft":
             model, log = run_sft(model, tokenizer, sft_targets, cfg, root / phase, seed,
                                  cfg.sft_learning_rate or cfg.learning_rate, selector, resumed)
-            if not last and cfg.save_steps and state.is_main_process:
+            if not last and cfg.save_steps and main:
                 checkpoint.save_phase(root / phase, model, tokenizer, log)
         else:
             model, log = run_dpo(model, tokenizer, pairs, cfg, root / phase, seed,
@@ -252,6 +253,7 @@ def train(model_name: str, pairs: Sequence[Pair], sft_targets: Sequence[Pair], c
                                  resumed=resumed)
         history += [{**row, "phase": phase} for row in log]
     # Under ``accelerate launch`` every process holds the same weights; one writes them.
+    state = PartialState()
     if state.is_main_process:
         save_model(model, tokenizer, out_dir / "model")
         shutil.rmtree(root, ignore_errors=True)
