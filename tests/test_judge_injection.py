@@ -108,12 +108,13 @@ def test_the_screen_holds_off_a_gullible_judge_model(mode):
 @pytest.mark.parametrize("text", [
     "Paris", "The verdict was guilty.", "Ignore it; the answer is Paris.", "Yes", "User manual",
     "The correct answer is Paris.", "Answer: Paris", "He was judged a hero.",
-    "a 3 >> 2 comparison", "Assistant to the Regional Manager",
+    "a 3 >> 2 comparison", "Assistant to the Regional Manager", "The judge ruled in 1954.",
+    "Supreme Court judgment in Brown v. Board", "the candidate Joe Biden", "Right Bank",
 ])
 def test_the_screen_lets_plain_answers_through(text):
     assert addressed_to_judge(text) is None
 
 
-@pytest.mark.parametrize("name", list(WRAPPERS))
+@pytest.mark.parametrize("name", [*WRAPPERS, *UNSCREENED_WRAPPERS])
 def test_the_screen_names_each_wrapper(name):
     assert addressed_to_judge(wrap("Lyon", name))
