@@ -6,7 +6,7 @@ batch, and the eval stage's greedy + best-of-n batches; writes JSON.
 
 - "cli defaults": exactly what ``veritune sample --model embedded --questions Q --out D``
   runs (``sample_questions`` with ``SampleConfig``'s defaults: n=8, T=1.4, top-p 0.9, top-k 50,
-  32 new tokens, 8 questions a batch; ``model.dtype: auto``), against the naive loop
+  32 new tokens, 64 questions a batch; ``model.dtype: auto``), against the naive loop
   (``generate`` per question, ``num_return_sequences=8``) with the same settings.
 - "top-p alone": the same with ``top_k: 0`` (vLLM's default); the target is >= 0.8x the rate
   with top-k 50.
