@@ -287,8 +287,14 @@ class Pipeline:
 
         cfg = self.cfg
         self._engines.clear()
-        self.store.begin("eval/guard", self.hash(cfg.eval.guard, cfg.eval.guard_limit,
-                                                 cfg.judge, cfg.data_seed), [], [])
+        # The tuned weights are an input: retrained weights rerun the stage (its tasks keep
+        # their results per model files, so the base model's are not computed again).
+        inputs = [self.p("model")] if "tuned" in models else []
+        out = self.p("eval/guard/compare.json")
+        if not self.store.begin("eval/guard", self.hash(cfg.eval.guard, cfg.eval.guard_limit,
+                                                        cfg.judge, cfg.data_seed), inputs, [out]):
+            self.log("eval/guard: up to date")
+            return read_json(out)
         questions = self.questions()
         result = run_guard(models, cfg.eval.guard, self.p("eval/guard"), self.engine,
                            limit=cfg.eval.guard_limit, seed=cfg.data_seed,

@@ -1,0 +1,39 @@
+"""The guard stage reruns when the tuned weights change and not otherwise (the manifest's hash
+alone missed retrained weights: a changed train.method kept the old stage entry)."""
+
+from __future__ import annotations
+
+import json
+
+import veritune.guard
+from veritune.config import load_config
+from veritune.pipeline import Pipeline
+
+
+def test_guard_stage_follows_the_tuned_weights(tmp_path, monkeypatch):
+    calls = []
+
+    def fake_run_guard(models, spec, out_dir, make_engine, **kw):
+        calls.append(dict(models))
+        out_dir.mkdir(parents=True, exist_ok=True)
+        result = {"tasks": {"nq_open": {"metric": "accuracy", "change": 0.01 * len(calls)}}}
+        (out_dir / "compare.json").write_text(json.dumps(result))
+        return result
+
+    monkeypatch.setattr(veritune.guard, "run_guard", fake_run_guard)
+    cfg = load_config(None, ["eval.guard=default", f"runs_dir={tmp_path}", "name=g"])
+    pipe = Pipeline(cfg, log=lambda m: None)
+    model = pipe.p("model")
+    model.mkdir(parents=True)
+    (model / "model.safetensors").write_bytes(b"weights one")
+    pipe.p("questions.jsonl").write_text("")
+    models = {"base": "embedded", "tuned": str(model)}
+
+    first = pipe.guard(models)
+    again = pipe.guard(models)
+    assert len(calls) == 1 and again == first  # up to date: read back, not recomputed
+    (model / "model.safetensors").write_bytes(b"weights two")  # retrained
+    third = pipe.guard(models)
+    assert len(calls) == 2 and third["tasks"]["nq_open"]["change"] == 0.02
+    entry = json.loads((pipe.p("manifest.json")).read_text())["stages"]["eval/guard"]
+    assert entry["status"] == "done" and "model" in entry["inputs"]
