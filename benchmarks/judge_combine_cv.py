@@ -84,10 +84,9 @@ def cross_validate(x, y, fold, lex) -> np.ndarray:
         p_train = predict(w, x[train])
         decided = (fold != f) & ~llm
 
-        def k(t):
-            return kappa(np.r_[y[train], y[decided]], np.r_[p_train >= t, lexv[decided]])
-
-        t = max(np.arange(0.1, 0.9, 0.025), key=k)
+        truth = np.r_[y[train], y[decided]]
+        t = max(np.arange(0.1, 0.9, 0.025),
+                key=lambda t: kappa(truth, np.r_[p_train >= t, lexv[decided]]))  # noqa: B023
         pred[test] = predict(w, x[test]) >= t
     return pred
 
