@@ -15,16 +15,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import statistics
 from pathlib import Path
 
 from veritune.jsonl import iter_json_lines
+from veritune.pairs import HEDGE
 from veritune.seeds import parse_seeds
 from veritune.tasks.truthfulqa_mc import default_data, load_truthfulqa
 
-HEDGE = re.compile(r"\b(no|not|nothing|none|never|unclear|unknown|don't|doesn't|isn't|aren't|"
-                   r"can't|cannot|depends|comment|may|might|some)\b", re.I)
 
 
 def _examples(path: Path) -> dict[str, dict]:

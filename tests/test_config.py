@@ -194,6 +194,7 @@ def test_wrong_type_names_file_line_key(tmp_path):
     ("train:\n  lora: 5\n", "train.lora"),           # a section needs a mapping
     ("train:\n  beta: high\n", "train.beta"),
     ("pairs:\n  drop_truncated: 3\n", "pairs.drop_truncated"),
+    ("pairs:\n  drop_hedged_rejected: maybe\n", "pairs.drop_hedged_rejected"),
 ])
 def test_wrong_types(tmp_path, snippet, key):
     path = write(tmp_path, snippet)

@@ -240,3 +240,19 @@ def test_pair_count_formula(n_good, n_bad, k):
     assert len(pairs) == min(k, n_good * n_bad)
     assert len(set(pair_indices(pairs))) == len(pairs)
     assert len(sft) == min(k, n_good)
+
+
+def test_drop_hedged_rejected_keeps_negating_answers_out_of_rejected():
+    qs, ss, vs = make({"a": [("Paris", "correct"), ("Not Paris but Lyon", "incorrect"),
+                             ("Nice", "incorrect"), ("It depends", "incorrect"),
+                             ("Paris is not small", "correct")]})
+    pairs, _ = build_pairs(qs, ss, vs, cfg(max_pairs_per_question=10), PROMPT)
+    assert sorted(pair_indices(pairs)) == [(0, 1), (0, 2), (0, 3), (4, 1), (4, 2), (4, 3)]
+    pairs, sft = build_pairs(qs, ss, vs, cfg(max_pairs_per_question=10,
+                                             drop_hedged_rejected=True), PROMPT)
+    # only rejected answers are filtered: a chosen answer may negate
+    assert sorted(pair_indices(pairs)) == [(0, 2), (4, 2)]
+    assert sorted(p.chosen_index for p in sft) == [0, 4]
+    # "nothing", "none", "notable": whole words only
+    from veritune.pairs import hedges
+    assert hedges("None of them") and hedges("I DON'T know") and not hedges("a notable city")

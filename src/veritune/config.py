@@ -103,6 +103,10 @@ class PairsConfig:
     chosen: str = "concise"  # "concise": shortest correct samples first; "random"
     drop_truncated: bool = True  # samples that hit max_new_tokens never become chosen
     distinct: bool = True  # identical texts count once
+    # Incorrect answers that negate or hedge ("not", "no", "unknown", "depends", ...) are never
+    # rejected: DPO would learn that negating is wrong, and out of domain the true answer
+    # often negates (TruthfulQA; docs/RESULTS.md). Off by default (the paper keeps them).
+    drop_hedged_rejected: bool = False
     # Ablations (PKUE Tables 5-6): where chosen / rejected answers come from. "self": the
     # model's own judged samples (PKUE); "dataset": the standard answer / the wrong answers.
     chosen_source: str = "self"

@@ -8,7 +8,8 @@ For each question: chosen candidates are its correct samples, rejected its incor
 most K are kept per question, seeded. With ``chosen: concise`` the shortest correct answers
 are used first, so DPO does not learn that longer answers are better; with
 ``drop_truncated`` an answer cut off by max_new_tokens is never chosen. Questions with only
-one kind of answer give no DPO pair. SFT targets are the (kept) correct samples, all of
+one kind of answer give no DPO pair. With ``drop_hedged_rejected`` an incorrect answer holding a
+negation or hedge word (``HEDGE``) is never rejected. SFT targets are the (kept) correct samples, all of
 them (at most K) or one per question.
 
 Ablations: ``chosen_source: dataset`` uses the standard answer as the chosen answer and
@@ -19,6 +20,7 @@ model's own samples; ``question_fraction`` keeps a seeded share of the questions
 from __future__ import annotations
 
 import random
+import re
 from collections import defaultdict
 from typing import Mapping, Sequence
 
@@ -26,6 +28,15 @@ from veritune.config import PairsConfig
 from veritune.errors import InputError
 from veritune.prompts import question_messages
 from veritune.records import Pair, Question, Sample, Verdict
+
+# Negation and hedge words: what TruthfulQA's true answers often hold and the tuned model
+# learns to avoid when rejected answers hold them (benchmarks/truthfulqa_shift.py).
+HEDGE = re.compile(r"\b(no|not|nothing|none|never|unclear|unknown|don't|doesn't|isn't|aren't|"
+                   r"can't|cannot|depends|comment|may|might|some)\b", re.I)
+
+
+def hedges(text: str) -> bool:
+    return bool(HEDGE.search(text))
 
 
 def _distinct(samples: list[Sample], on: bool) -> list[Sample]:
@@ -50,7 +61,8 @@ def split_by_label(samples: Sequence[Sample], verdicts: Sequence[Verdict],
         good, bad = groups[s.question_id]
         if label == "correct" and s.text.strip() and not (cfg.drop_truncated and s.truncated):
             good.append(s)
-        elif label == "incorrect" and s.text.strip():
+        elif label == "incorrect" and s.text.strip() and \
+                not (cfg.drop_hedged_rejected and hedges(s.text)):
             bad.append(s)
     out = {}
     for qid, (good, bad) in groups.items():
