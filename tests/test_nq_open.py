@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from shared_data import needs, shared_file
 from task_fakes import ContainsJudge, ScriptedEngine
 from veritune.config import DEFAULT_PROMPT
 from veritune.errors import InputError
 from veritune.tasks import run_task
 from veritune.tasks.nq_open import evaluate, load
 
-DEV = Path(__file__).resolve().parents[2] / "shared" / "data" / "nq_open_efficientqa_dev.jsonl"
+DEV = shared_file("nq_open_efficientqa_dev.jsonl")
 ROWS = [{"question": "who sings ain't nothing but a good time", "answer": ["Poison"]},
         {"question": "where does the sound of music take place",
          "answer": ["Salzburg, Austria", "Austria", " Austria "]},
@@ -71,7 +72,7 @@ def test_evaluate_uses_the_given_judge(tmp_path):
     assert metrics["accuracy"] == 1.0 and metrics["judge"] == "contains"
 
 
-@pytest.mark.skipif(not DEV.exists(), reason="shared NQ-open dev file not present")
+@needs("nq_open_efficientqa_dev.jsonl")
 def test_real_dev_file():
     qs = load(DEV)
     assert len(qs) == 1800 and all(q.answers for q in qs)

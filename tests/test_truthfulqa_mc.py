@@ -7,11 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from shared_data import needs, shared_file
+
 from veritune.errors import InputError
 from veritune.tasks.mc_item import MCItem
 from veritune.tasks.truthfulqa_mc import load_truthfulqa, mc_scores, score_truthfulqa_mc
 
-CSV = Path(__file__).resolve().parents[2] / "shared" / "data" / "truthfulqa.csv"
+CSV = shared_file("truthfulqa.csv")
 
 
 def test_mc_scores_by_hand():
@@ -30,7 +32,7 @@ def test_mc_scores_survive_very_negative_loglikelihoods():
     assert mc1 == 1.0 and mc2 == pytest.approx(1 / (1 + math.exp(-1)))
 
 
-@pytest.mark.skipif(not CSV.exists(), reason="shared TruthfulQA CSV not present")
+@needs("truthfulqa.csv")
 def test_loads_the_real_csv():
     items = load_truthfulqa(CSV)
     assert len(items) == 817
