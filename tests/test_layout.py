@@ -26,8 +26,8 @@ LAYERS = [
                 "analysis", "atomic", "build"}),
     ("runs", {"runstore", "suite", "guard", "report", "report_seeds", "report_html"}),
     ("pipelines", {"pipeline", "atomic.pipeline", "ablate", "api", "standalone",
-                   "seeds"}),
-    ("commands", {"cli", "cli_errors", "analysis.cli", "build.cli", ""}),  # "": veritune
+                   "seeds", "compare"}),
+    ("commands", {"cli", "cli_errors", "compare_cli", "analysis.cli", "build.cli", ""}),  # "": veritune
 ]
 # Imports the moves of issue 15 take away (build_questions to data/, build_judge and
 # suite_judge to judge/). Each entry must still exist: delete it when its move lands.

@@ -21,6 +21,7 @@ import typer
 from veritune.analysis.cli import analyze_app
 from veritune.build.cli import build_command
 from veritune.cli_errors import friendly
+from veritune.compare_cli import compare_command
 from veritune.config import RunConfig, load_config
 from veritune.errors import VeritunError
 
@@ -336,6 +337,7 @@ def ablate(directory: Path = typer.Argument(..., help="Folder with _base.yaml an
 
 
 app.command("build")(build_command)
+app.command("compare")(compare_command)
 app.add_typer(analyze_app, name="analyze")
 
 
