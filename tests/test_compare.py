@@ -40,7 +40,8 @@ def test_a_minus_b_paired_on_items_and_seeds(tmp_path):
     assert [(r["wrong_to_right"], r["right_to_wrong"]) for r in val["per_seed"]] == [(1, 0), (1, 0)]
     assert val["low"] <= 0.25 <= val["high"] and val["verdict"] in ("A better", "unclear")
     mc2 = got["guard"]["truthfulqa_mc"]
-    assert mc2["metric"] == "mc2" and mc2["change"] == pytest.approx(0.05)  # (0.2 + 0.0 - 0.1 + 0.1) / 4
+    # (0.2 + 0.0 - 0.1 + 0.1) / 4
+    assert mc2["metric"] == "mc2" and mc2["change"] == pytest.approx(0.05)
     assert compare_runs(a, b, seeds=[1])["splits"]["validation"]["change"] == pytest.approx(0.25)
 
 

@@ -12,8 +12,9 @@ from veritune.cli_errors import friendly
 
 @friendly
 def compare_command(
-        a: Path = typer.Argument(..., help="Run A: runs/<name> (with seed<s>/ folders, or one run)."),
-        b: Path = typer.Argument(..., help="Run B, on the same question split."),
+        a: Path = typer.Argument(..., metavar="RUN_A", help="Run A: runs/<name> (with "
+                                 "seed<s>/ folders, or one run)."),
+        b: Path = typer.Argument(..., metavar="RUN_B", help="Run B, on the same question split."),
         splits: str = typer.Option("validation", help="Comma-separated splits (choose settings "
                                    "on validation; test once, to confirm)."),
         seeds: Optional[str] = typer.Option(None, help="Comma-separated seeds (default: every "
