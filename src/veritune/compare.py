@@ -23,7 +23,7 @@ from veritune.seeds import paired_block, scores
 VERDICTS = {"gain": "A better", "fall": "B better", "unclear": "unclear"}
 
 
-def run_seeds(root: Path) -> dict[int, Path]:
+def seed_folders(root: Path) -> dict[int, Path]:
     """seed -> folder: ``root/seed<s>/``, or ``{0: root}`` for a run without seed folders."""
     if not root.is_dir():
         raise InputError(f"{root}: no such run directory")
@@ -66,7 +66,7 @@ def compare_runs(a_root: str | Path, b_root: str | Path, seeds: Sequence[int] | 
                  splits: Sequence[str] = ("validation",), guard: bool = True) -> dict:
     """A minus B on each split's greedy accuracy and each guard task both runs scored."""
     a_root, b_root = Path(a_root), Path(b_root)
-    a_all, b_all = run_seeds(a_root), run_seeds(b_root)
+    a_all, b_all = seed_folders(a_root), seed_folders(b_root)
     common = [s for s in a_all if s in b_all and (seeds is None or s in seeds)]
     if not common:
         raise InputError(f"{a_root} (seeds {list(a_all)}) and {b_root} (seeds {list(b_all)}) "
