@@ -9,12 +9,18 @@ when it holds a negation or hedge word ("not", "no", "unclear", "depends", "no c
 "plain" otherwise. Per group: the mean change of the summed log-likelihood (tuned minus base)
 and per character. Beside it, how often the run's own pairs hold such words in the chosen and
 in the rejected answer.
+
+Two explanations it checks: a *sharper* base (the tuned model only exaggerating what the base
+already preferred): the base's MC2 with its log-likelihoods scaled by 1.5, and the slope of
+each option's change on its log-likelihood centred within its question; and *length*: the
+change by option length (tokens), per group.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 from pathlib import Path
 
@@ -47,6 +53,46 @@ def option_shift(root: Path, seeds) -> dict:
             for key, v in sorted(groups.items())}
 
 
+def _mc2(ll, k: int, scale: float = 1.0) -> float:
+    top = max(ll)
+    w = [math.exp(scale * (x - top)) for x in ll]
+    return sum(w[:k]) / sum(w)
+
+
+LENGTHS = ((1, 7), (8, 11), (12, 10_000))  # option tokens: about a third of the options each
+
+
+def sharpening_and_length(root: Path, seeds) -> dict:
+    items = {it.question: it for it in load_truthfulqa(default_data())}
+    mc2 = {"base": [], "base_scaled_1.5": [], "tuned": []}
+    centred, change, by_len = [], [], {}
+    for s in seeds:
+        guard = root / f"seed{s}" / "eval" / "guard"
+        base = _examples(guard / "base" / "truthfulqa_mc" / "examples.jsonl")
+        tuned = _examples(guard / "tuned" / "truthfulqa_mc" / "examples.jsonl")
+        for q, b in base.items():
+            item, k = items[q], len(items[q].correct_indices)
+            lb, lt = b["loglikelihoods"], tuned[q]["loglikelihoods"]
+            mc2["base"].append(_mc2(lb, k))
+            mc2["base_scaled_1.5"].append(_mc2(lb, k, 1.5))
+            mc2["tuned"].append(_mc2(lt, k))
+            mean = statistics.mean(lb)
+            for i, (opt, x, y, n) in enumerate(zip(item.options, lb, lt, b["option_tokens"])):
+                centred.append(x - mean)
+                change.append(y - x)
+                lo, hi = next(r for r in LENGTHS if r[0] <= n <= r[1])
+                key = (f"{'true' if i < k else 'false'}, "
+                       f"{'hedged' if HEDGE.search(opt) else 'plain'}, {lo}-{min(hi, 99)} tokens")
+                by_len.setdefault(key, []).append(y - x)
+    mx, my = statistics.mean(centred), statistics.mean(change)
+    slope = (sum((x - mx) * (y - my) for x, y in zip(centred, change))
+             / sum((x - mx) ** 2 for x in centred))
+    return {"mc2": {k: round(statistics.mean(v), 4) for k, v in mc2.items()},
+            "slope_of_change_on_centred_base_loglik": round(slope, 4),
+            "by_length": {k: {"options": len(v), "mean_loglik_change": round(statistics.mean(v), 3)}
+                          for k, v in sorted(by_len.items())}}
+
+
 def pair_hedges(root: Path, seeds) -> dict:
     out = {}
     for s in seeds:
@@ -66,7 +112,8 @@ def main() -> None:
     args = ap.parse_args()
     seeds = parse_seeds(args.seeds)
     result = {"run": str(args.run), "seeds": seeds, "options": option_shift(args.run, seeds),
-              "pairs": pair_hedges(args.run, seeds)}
+              "pairs": pair_hedges(args.run, seeds),
+              "sharpening_and_length": sharpening_and_length(args.run, seeds)}
     print(json.dumps(result, indent=1))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
