@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Sequence
 
 from veritune.errors import InputError
-from veritune.seeds import paired_block, scores
+from veritune.seeds import paired_block, scores, task_metric
 
 VERDICTS = {"gain": "A better", "fall": "B better", "unclear": "unclear"}
 
@@ -38,16 +38,6 @@ def seed_folders(root: Path) -> dict[int, Path]:
 def _tasks(dirs: dict[int, Path]) -> set[str]:
     return {p.name for d in dirs.values() for p in (d / "eval" / "guard" / "tuned").glob("*")
             if p.is_dir()}
-
-
-def _metric(task: str, folder: Path) -> str:
-    from veritune.guard import DEFAULT_GUARD
-    from veritune.jsonl import read_json
-
-    if task in DEFAULT_GUARD:
-        return DEFAULT_GUARD[task][0]
-    m = folder / "metrics.json"
-    return (read_json(m) if m.exists() else {}).get("headline", "accuracy")
 
 
 def _block(a: dict[int, Path], b: dict[int, Path], sub: str, metric: str) -> dict | None:
@@ -81,7 +71,7 @@ def compare_runs(a_root: str | Path, b_root: str | Path, seeds: Sequence[int] | 
             out["splits"][split] = got
     for task in sorted(_tasks(a) & _tasks(b)) if guard else []:
         sub = f"eval/guard/tuned/{task}"
-        got = _block(a, b, sub, _metric(task, a[common[0]] / sub))
+        got = _block(a, b, sub, task_metric(task, a[common[0]] / sub))
         if got:
             out["guard"][task] = got
     if not out["splits"] and not out["guard"]:

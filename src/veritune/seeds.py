@@ -127,6 +127,15 @@ def _metrics(path: Path) -> dict:
     return read_json(f) if f.exists() else {}
 
 
+def task_metric(task: str, folder: Path, guard: bool = True) -> str:
+    """The metric a task is compared on: a guard task's guard metric, else its headline."""
+    from veritune.guard import DEFAULT_GUARD
+
+    if guard and task in DEFAULT_GUARD:
+        return DEFAULT_GUARD[task][0]
+    return _metrics(folder).get("headline", "accuracy")
+
+
 def scores(path: Path, metric: str) -> list[tuple[str, float]] | None:
     """Per-item (key, score) of one evaluation folder (``examples.jsonl``)."""
     from veritune.tasks import item_scores
@@ -205,17 +214,13 @@ def task_blocks(dirs: dict[int, Path], kind: str, base_dirs: dict[int, Path] | N
                 label: str = "tuned") -> dict[str, dict]:
     """Every guard (``kind="guard"``) or suite (``"suite"``) task found, paired per item on
     its guard metric or headline."""
-    from veritune.guard import DEFAULT_GUARD
-
     base_dirs = base_dirs or dirs
     tasks = sorted({p.name for d in dirs.values() for p in (d / "eval" / kind / label).glob("*")
                     if p.is_dir()})
     out = {}
     for task in tasks:
         first = next(iter(dirs.values())) / "eval" / kind / label / task
-        m = _metrics(first)
-        metric = DEFAULT_GUARD[task][0] if kind == "guard" and task in DEFAULT_GUARD \
-            else m.get("headline", "accuracy")
+        metric = task_metric(task, first, guard=kind == "guard")
         base = {s: scores(base_dirs[s] / "eval" / kind / "base" / task, metric) for s in dirs}
         tuned = {s: scores(d / "eval" / kind / label / task, metric) for s, d in dirs.items()}
         block = paired_block(base, tuned)
