@@ -30,24 +30,31 @@ from veritune.seeds import parse_seeds
 from veritune.tasks.truthfulqa_mc import default_data, load_truthfulqa
 
 
-
 def _examples(path: Path) -> dict[str, dict]:
     return {o["question"]: o for _, o in iter_json_lines(path)}
 
 
-def option_shift(root: Path, seeds) -> dict:
+def _questions(root: Path, seeds):
+    """(item, number of true options, base example, tuned example) per question and seed."""
     items = {it.question: it for it in load_truthfulqa(default_data())}
-    groups: dict[str, list[tuple[float, float]]] = {}
     for s in seeds:
         guard = root / f"seed{s}" / "eval" / "guard"
         base = _examples(guard / "base" / "truthfulqa_mc" / "examples.jsonl")
         tuned = _examples(guard / "tuned" / "truthfulqa_mc" / "examples.jsonl")
         for q, b in base.items():
-            item, k = items[q], len(items[q].correct_indices)
-            for i, (opt, lb, lt) in enumerate(zip(item.options, b["loglikelihoods"],
-                                                  tuned[q]["loglikelihoods"])):
-                key = f"{'true' if i < k else 'false'}, {'hedged' if HEDGE.search(opt) else 'plain'}"
-                groups.setdefault(key, []).append((lt - lb, (lt - lb) / max(1, len(opt))))
+            yield items[q], len(items[q].correct_indices), b, tuned[q]
+
+
+def _group(option: str, true: bool) -> str:
+    return f"{'true' if true else 'false'}, {'hedged' if HEDGE.search(option) else 'plain'}"
+
+
+def option_shift(root: Path, seeds) -> dict:
+    groups: dict[str, list[tuple[float, float]]] = {}
+    for item, k, b, t in _questions(root, seeds):
+        for i, (opt, lb, lt) in enumerate(zip(item.options, b["loglikelihoods"],
+                                              t["loglikelihoods"])):
+            groups.setdefault(_group(opt, i < k), []).append((lt - lb, (lt - lb) / max(1, len(opt))))
     return {key: {"options": len(v), "mean_loglik_change": round(statistics.mean(x for x, _ in v), 3),
                   "mean_loglik_change_per_char": round(statistics.mean(y for _, y in v), 4)}
             for key, v in sorted(groups.items())}
@@ -63,27 +70,19 @@ LENGTHS = ((1, 7), (8, 11), (12, 10_000))  # option tokens: about a third of the
 
 
 def sharpening_and_length(root: Path, seeds) -> dict:
-    items = {it.question: it for it in load_truthfulqa(default_data())}
     mc2 = {"base": [], "base_scaled_1.5": [], "tuned": []}
     centred, change, by_len = [], [], {}
-    for s in seeds:
-        guard = root / f"seed{s}" / "eval" / "guard"
-        base = _examples(guard / "base" / "truthfulqa_mc" / "examples.jsonl")
-        tuned = _examples(guard / "tuned" / "truthfulqa_mc" / "examples.jsonl")
-        for q, b in base.items():
-            item, k = items[q], len(items[q].correct_indices)
-            lb, lt = b["loglikelihoods"], tuned[q]["loglikelihoods"]
-            mc2["base"].append(_mc2(lb, k))
-            mc2["base_scaled_1.5"].append(_mc2(lb, k, 1.5))
-            mc2["tuned"].append(_mc2(lt, k))
-            mean = statistics.mean(lb)
-            for i, (opt, x, y, n) in enumerate(zip(item.options, lb, lt, b["option_tokens"])):
-                centred.append(x - mean)
-                change.append(y - x)
-                lo, hi = next(r for r in LENGTHS if r[0] <= n <= r[1])
-                key = (f"{'true' if i < k else 'false'}, "
-                       f"{'hedged' if HEDGE.search(opt) else 'plain'}, {lo}-{min(hi, 99)} tokens")
-                by_len.setdefault(key, []).append(y - x)
+    for item, k, b, t in _questions(root, seeds):
+        lb, lt = b["loglikelihoods"], t["loglikelihoods"]
+        mc2["base"].append(_mc2(lb, k))
+        mc2["base_scaled_1.5"].append(_mc2(lb, k, 1.5))
+        mc2["tuned"].append(_mc2(lt, k))
+        mean = statistics.mean(lb)
+        for i, (opt, x, y, n) in enumerate(zip(item.options, lb, lt, b["option_tokens"])):
+            centred.append(x - mean)
+            change.append(y - x)
+            lo, hi = next(r for r in LENGTHS if r[0] <= n <= r[1])
+            by_len.setdefault(f"{_group(opt, i < k)}, {lo}-{min(hi, 99)} tokens", []).append(y - x)
     mx, my = statistics.mean(centred), statistics.mean(change)
     slope = (sum((x - mx) * (y - my) for x, y in zip(centred, change))
              / sum((x - mx) ** 2 for x in centred))
