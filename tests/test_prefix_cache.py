@@ -38,3 +38,24 @@ def test_shared_prefix_equals_whole_prompts(tiny_model_dir):
     first = shared._prefix.tokens
     shared.choice_logprobs(prompts("Madrid"), ["Yes", "No"])
     assert shared._prefix.tokens == first  # not recomputed for a prompt that starts alike
+
+
+def test_the_kv_cache_goes_by_the_name_transformers_expects(tiny_model_dir):
+    """transformers 5.24 renamed ``past_key_values`` to ``cache`` and warns at every use of the
+    old name (removed in 5.40): sampling, the shared prefix and the shared-prompt training pass
+    use whichever name the installed release has, so none of them warns."""
+    import warnings
+
+    from test_shared_prompt import k_pairs
+    from veritune.train import load_policy
+    from veritune.train.shared_prompt import answer_logps, encode_pair
+
+    engine = HFEngine(str(tiny_model_dir))
+    engine.share_prefix = True
+    model, tok = load_policy(str(tiny_model_dir))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        engine.generate(prompts("Paris", "Lyon"), SamplingParams(n=2, temperature=1.0,
+                                                                 max_new_tokens=4))
+        answer_logps(model, [encode_pair(tok, p, 64) for p in k_pairs()], tok.pad_token_id)
+    assert not [str(w.message) for w in caught if "past_key_values" in str(w.message)]

@@ -15,6 +15,7 @@ import torch
 from veritune.engines import Generation, Messages, SamplingParams, batch_seed
 from veritune.dtype import resolve_dtype
 from veritune.engines.embedded import EMBEDDED_ID, EMBEDDED_NAME, clear_quantization, resolve_model
+from veritune.engines.kv import cache_arg, cache_of
 from veritune.engines.prefix import PrefixCache
 from veritune.engines.sampling import sample_next
 
@@ -52,7 +53,7 @@ def decode(model, input_ids: torch.Tensor | None, attention: torch.Tensor | None
     if prefilled is None:
         positions = (attention.cumsum(-1) - 1).clamp(min=0)
         out = _prefill(model, input_ids, attention, positions)
-        cache, logits = out.past_key_values, out.logits[:, -1].float()
+        cache, logits = cache_of(out), out.logits[:, -1].float()
     else:
         cache, logits, attention, positions = prefilled
     device = attention.device
@@ -83,8 +84,8 @@ def decode(model, input_ids: torch.Tensor | None, attention: torch.Tensor | None
             finished = finished[keep]
         attention = torch.cat([attention, torch.ones_like(attention[:, :1])], dim=-1)
         out = model(input_ids=token[:, None], attention_mask=attention, position_ids=next_pos,
-                    past_key_values=cache, use_cache=True)
-        cache, logits, next_pos = out.past_key_values, out.logits[:, -1].float(), next_pos + 1
+                    use_cache=True, **cache_arg(cache))
+        cache, logits, next_pos = cache_of(out), out.logits[:, -1].float(), next_pos + 1
     stops = set(stop_ids)
     return [row[:next((i for i, t in enumerate(row) if t in stops), len(row)) + 1]
             for row in table.tolist()]

@@ -18,6 +18,8 @@ from typing import Sequence
 
 import torch
 
+from veritune.engines.kv import cache_arg, cache_of
+
 MIN_SHARED = 16  # a shorter common start is not worth a separate pass
 
 
@@ -46,9 +48,9 @@ class PrefixCache:
     def _run(self, model, tokens: Sequence[int], cache, start: int, device):
         ids = torch.tensor([list(tokens)], device=device)
         positions = torch.arange(start, start + len(tokens), device=device)[None]
-        out = model(input_ids=ids, position_ids=positions, past_key_values=cache,
-                    use_cache=True, logits_to_keep=1)
-        return out.past_key_values
+        out = model(input_ids=ids, position_ids=positions, use_cache=True, logits_to_keep=1,
+                    **cache_arg(cache))
+        return cache_of(out)
 
     def _settle(self, model, rows: Sequence[Sequence[int]], shared: int, device) -> None:
         """Make the kept prefix one that every row starts with (or none)."""
@@ -86,5 +88,5 @@ class PrefixCache:
                                own], dim=1)
         positions = start + (own.cumsum(-1) - 1).clamp(min=0)
         out = model(input_ids=ids, attention_mask=attention, position_ids=positions,
-                    past_key_values=cache, use_cache=True, logits_to_keep=1)
-        return out.past_key_values, out.logits[:, -1].float(), attention, positions
+                    use_cache=True, logits_to_keep=1, **cache_arg(cache))
+        return cache_of(out), out.logits[:, -1].float(), attention, positions

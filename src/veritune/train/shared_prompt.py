@@ -30,6 +30,7 @@ import torch
 
 from veritune.config import TrainConfig
 from veritune.dtype import train_bf16
+from veritune.engines.kv import cache_arg, cache_of
 from veritune.errors import VeritunError
 from veritune.progress import progress
 from veritune.records import Pair
@@ -99,7 +100,7 @@ def row_logps(model, plan: BatchPlan, pad_id: int) -> tuple[torch.Tensor, torch.
     out = model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True,
                 logits_to_keep=1)
     of_row = torch.tensor([p for p, _ in plan.rows], device=device)
-    cache = out.past_key_values
+    cache = cache_of(out)
     cache.batch_select_indices(of_row)  # each row continues its prompt's cache
     a_len = max(len(a) for _, a in plan.rows)
     a_ids = torch.full((len(plan.rows), a_len), pad_id, dtype=torch.long)
@@ -111,7 +112,7 @@ def row_logps(model, plan: BatchPlan, pad_id: int) -> tuple[torch.Tensor, torch.
     a_pos = pos[of_row, -1:] + 1 + torch.arange(a_len, device=device)
     attn = torch.cat([mask[of_row], a_mask], dim=-1)
     out2 = model(input_ids=a_ids, attention_mask=attn, position_ids=a_pos,
-                 past_key_values=cache, use_cache=False)
+                 use_cache=False, **cache_arg(cache))
     # position t's logits predict answer token t: the prompt's last logits, then the answer's
     logits = torch.cat([out.logits[of_row, -1:], out2.logits[:, :-1]], 1)
     token_logps = torch.log_softmax(logits.float(), -1).gather(-1, a_ids[..., None])[..., 0]
