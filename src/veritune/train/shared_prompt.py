@@ -237,8 +237,13 @@ def train_dpo_shared(model, tokenizer, pairs: Sequence[Pair], cfg: TrainConfig, 
         raise VeritunError(f"train.backend: shared supports loss_type {' or '.join(LOSS_TYPES)}"
                            f", got {cfg.loss_type!r}; use train.backend: trl")
     torch.manual_seed(seed)
-    if getattr(model, "is_gradient_checkpointing", False):  # e.g. left on by TRL's SFT phase;
-        model.gradient_checkpointing_disable()  # it would turn off the prompt's KV cache
+    # e.g. left on by TRL's SFT phase; it would turn off the prompt's KV cache (transformers
+    # 5.24 renamed gradient to activation checkpointing; the old names warn)
+    if hasattr(model, "is_activation_checkpointing"):  # (a LoRA wrapper forwards it)
+        if model.is_activation_checkpointing:
+            model.activation_checkpointing_disable()
+    elif getattr(model, "is_gradient_checkpointing", False):
+        model.gradient_checkpointing_disable()
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     encoded = [encode_pair(tokenizer, p, cfg.max_length) for p in pairs]
     # bf16 mixed precision as TRL's default (and the Trainer's autocast): fp32 weights and
