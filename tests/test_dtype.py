@@ -92,3 +92,46 @@ def test_engine_loads_the_resolved_dtype(native, tiny_model_dir, flag, expected)
     engine = engine_from_config(ModelConfig(name=str(tiny_model_dir), device="cpu"))
     assert engine.dtype == expected
     assert next(engine.model.parameters()).dtype == getattr(torch, expected)
+
+
+def _folder(tmp_path, name, dtype):
+    folder = tmp_path / name
+    folder.mkdir()
+    (folder / "config.json").write_text(f'{{"dtype": "{dtype}"}}', encoding="utf-8")
+    return str(folder)
+
+
+def test_scoring_never_goes_below_the_stored_precision(native, tmp_path):
+    """Scores (eval, guard, suite) load float32 weights in float32 even where auto samples in
+    bf16: bf16 rounding erased most of a fine-tune's update (docs/RESULTS.md)."""
+    from veritune.engines import scoring_config, stored_model_dtype
+
+    fp32, bf16 = _folder(tmp_path, "fp32", "float32"), _folder(tmp_path, "bf16", "bfloat16")
+    old = _folder(tmp_path, "old", "x")
+    (tmp_path / "old" / "config.json").write_text('{"torch_dtype": "float32"}')  # before 5.0
+    assert [stored_model_dtype(m) for m in ("embedded", fp32, bf16, old, "org/hub-model")] == \
+        ["float32", "float32", "bfloat16", "float32", None]
+    native(True)
+    cfg = ModelConfig(device="cpu")
+    assert scoring_config(cfg, "embedded").dtype == "float32"
+    assert scoring_config(cfg, fp32).dtype == "float32"
+    assert scoring_config(cfg, bf16).dtype == "bfloat16"
+    assert scoring_config(cfg, "org/hub-model").dtype == "bfloat16"  # unknown: as sampling
+    assert scoring_config(ModelConfig(dtype="bfloat16"), fp32).dtype == "bfloat16"  # as asked
+    assert scoring_config(ModelConfig(engine="vllm"), fp32).dtype == "auto"
+    native(False)
+    assert scoring_config(cfg, bf16).dtype == "float32"
+    # without native bf16 a score's hash is what it was before scoring_config
+    assert config_hash(scoring_config(cfg, fp32)) == config_hash(cfg)
+
+
+def test_the_pipeline_samples_in_bf16_and_scores_in_the_stored_dtype(native, tiny_model_dir,
+                                                                      tmp_path):
+    from veritune.pipeline import Pipeline
+
+    native(True)
+    cfg = load_config(None, [f"model.name={tiny_model_dir}", "model.device=cpu",
+                             f"runs_dir={tmp_path}", "name=p"])
+    pipe = Pipeline(cfg, log=lambda m: None)
+    assert pipe.engine(str(tiny_model_dir)).dtype == "bfloat16"  # sampling
+    assert pipe.scorer(str(tiny_model_dir)).dtype == "float32"  # the tiny model is stored fp32

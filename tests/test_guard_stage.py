@@ -37,3 +37,24 @@ def test_guard_stage_follows_the_tuned_weights(tmp_path, monkeypatch):
     assert len(calls) == 2 and third["tasks"]["nq_open"]["change"] == 0.02
     entry = json.loads((pipe.p("manifest.json")).read_text())["stages"]["eval/guard"]
     assert entry["status"] == "done" and "model" in entry["inputs"]
+
+
+def test_guard_stage_reruns_when_the_models_precision_changes(tmp_path, monkeypatch):
+    """``--set model.dtype=...`` on a finished run scores the guard again (its hash held only
+    the tasks, limit, judge and data seed, so the old scores were read back)."""
+    calls = []
+
+    def fake_run_guard(models, spec, out_dir, make_engine, settings=None, **kw):
+        calls.append({m: settings(m)["dtype"] for m in models.values()})
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "compare.json").write_text(json.dumps({"tasks": {}}))
+        return {"tasks": {}}
+
+    monkeypatch.setattr(veritune.guard, "run_guard", fake_run_guard)
+    for dtype in ("float32", "float32", "bfloat16"):
+        cfg = load_config(None, ["eval.guard=default", f"runs_dir={tmp_path}", "name=g",
+                                 f"model.dtype={dtype}"])
+        pipe = Pipeline(cfg, log=lambda m: None)
+        pipe.p("questions.jsonl").write_text("")
+        pipe.guard({"base": "embedded"})
+    assert calls == [{"embedded": "float32"}, {"embedded": "bfloat16"}]

@@ -26,7 +26,8 @@ class Runs:
         self.out, self.built = tmp_path / "suite", 0
         self.data = nq_file(tmp_path / "nq.jsonl")
 
-    def __call__(self, judge_cfg=JudgeConfig(), judge=None, batch_size=16, model=ModelConfig()):
+    def __call__(self, judge_cfg=JudgeConfig(), judge=None, batch_size=16,
+                 model=ModelConfig(dtype="float32")):  # not auto: bf16 on some machines
         def make(model_name):
             self.built += 1
             return ScriptedEngine({"France": "Paris"})

@@ -189,7 +189,8 @@ def evaluate_model(model: str | PathLike | Engine, questions: Iterable[Question]
 
         chosen = limit_per_split(chosen, limit)
     the_judge = _judge(judge, cfg, all_questions)
-    engine = model if hasattr(model, "generate") else engine_from_config(cfg.model, str(model))
+    engine = model if hasattr(model, "generate") else \
+        engine_from_config(cfg.model, str(model), scoring=True)
     start = time.perf_counter()
     examples = evaluate_questions(engine, chosen, the_judge, cfg.eval, cfg.prompt,
                                   sample_temperature=cfg.sample.temperature,

@@ -1,5 +1,12 @@
 """``model.dtype: auto``: bfloat16 where the hardware computes it natively, else float32.
 
+Scoring a model (the eval stage, the guard, the suite) is the exception: there ``auto`` never
+goes below the precision the weights are stored in (``engines.scoring_config``). A full
+fine-tune of the embedded model at lr 1e-5 changes its float32 weights by less than bfloat16
+can tell apart: loaded in bf16, 82% of the weights training changed read as unchanged and the
+update that remains points elsewhere (cosine 0.36 with the real one), and kb's measured test
+gain fell from +8.3 to +5.5 points (docs/RESULTS.md, "Scoring in bf16").
+
 A CUDA device: bfloat16 when ``torch.cuda.is_bf16_supported()``. A CPU: bfloat16 when its
 flags (``/proc/cpuinfo``) include ``avx512_bf16`` or ``amx_bf16``; without them PyTorch
 emulates bf16 matmuls, measured 40x slower than fp32 on an AVX2-only CPU. Anything else
@@ -54,6 +61,20 @@ def resolve_dtype(dtype: str, device: str | None = None) -> str:
 
         return "bfloat16" if torch.cuda.is_bf16_supported() else "float32"
     return "bfloat16" if _cpu_native_bf16() else "float32"
+
+
+def stored_dtype(model: str) -> str | None:
+    """The dtype a local model folder's ``config.json`` says its weights are stored in
+    (``dtype``, or ``torch_dtype`` before transformers 5); None when there is no such file."""
+    import json
+
+    path = Path(model) / "config.json"
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    value = config.get("dtype") or config.get("torch_dtype")
+    return value if isinstance(value, str) else None
 
 
 def hash_dtype(model_cfg) -> str:

@@ -53,14 +53,15 @@ def check_guard_data(spec: str) -> None:
 def run_guard(models: Mapping[str, str], spec: str, out_dir: str | Path,
               make_engine: Callable[[str], object], limit: int | None = None, seed: int = 0,
               batch_size: int = 16, judge_for: Callable[[str], object] | None = None,
-              log: Callable[[str], None] = print) -> dict:
-    """Score the guard on ``models`` (``{"base": ..., "tuned": ...}``) and compare them."""
+              log: Callable[[str], None] = print, settings=None) -> dict:
+    """Score the guard on ``models`` (``{"base": ..., "tuned": ...}``) and compare them;
+    ``settings``: the engine settings of each model's scores, as ``run_suite`` takes them."""
     from veritune.suite import run_suite
 
     tasks = guard_tasks(spec, limit)
     run_suite(models, list(tasks), out_dir, make_engine,
               limits={t: size for t, (_, size) in tasks.items()}, seed=seed,
-              batch_size=batch_size, judge_for=judge_for, log=log)
+              batch_size=batch_size, judge_for=judge_for, log=log, settings=settings)
     result = compare_guard(out_dir, {t: metric for t, (metric, _) in tasks.items()})
     atomic_write_json(Path(out_dir) / "compare.json", result)
     for task, r in result["tasks"].items():

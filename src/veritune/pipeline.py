@@ -15,7 +15,7 @@ from typing import Callable
 
 from veritune.config import RunConfig, hashable
 from veritune.data.questions import build_questions, limit_per_split
-from veritune.engines import SamplingParams, engine_from_config
+from veritune.engines import SamplingParams, engine_from_config, scoring_config
 from veritune.errors import InputError, VeritunError
 from veritune.jsonl import (atomic_write_json, iter_json_lines, read_json, read_records,
                             write_records)
@@ -54,17 +54,28 @@ class Pipeline:
         qs = read_records(self.p("questions.jsonl"), Question.from_dict)
         return [q for q in qs if splits is None or q.split in splits]
 
-    def engine(self, model: str):
-        if model not in self._engines:
+    def model_config(self, model: str, scoring: bool = False):
+        """The model settings ``model`` (base or tuned) runs with; ``scoring``: to evaluate
+        it, in the precision its weights are stored in (``scoring_config``)."""
+        cfg = self.cfg.model
+        if model == str(self.p("model")):  # the tuned weights are local: load them here
+            cfg = dataclasses.replace(cfg, engine="hf")
+        return scoring_config(cfg, model) if scoring else cfg
+
+    def engine(self, model: str, scoring: bool = False):
+        key = (model, scoring)
+        if key not in self._engines:
             self._engines.clear()  # one model in memory at a time
-            cfg = self.cfg.model
-            if model == str(self.p("model")):  # the tuned weights are local: load them here
+            if model == str(self.p("model")):
                 from veritune.modelfiles import check_model_dir
 
                 check_model_dir(model)  # a half-written folder is an error, not a model
-                cfg = dataclasses.replace(cfg, engine="hf")
-            self._engines[model] = engine_from_config(cfg, model)
-        return self._engines[model]
+            self._engines[key] = engine_from_config(self.model_config(model, scoring), model)
+        return self._engines[key]
+
+    def scorer(self, model: str):
+        """The engine that evaluates ``model`` (eval stage, guard, suite)."""
+        return self.engine(model, scoring=True)
 
     def hash(self, *parts) -> StageConfig:
         """The stage's config hash; the manifest keeps ``parts`` (as plain data) beside it."""
@@ -235,8 +246,8 @@ class Pipeline:
         # (model, task).
         core = {k: v for k, v in hashable(cfg.eval).items()
                 if not k.startswith(("suite", "guard"))}
-        h = self.hash(core, cfg.judge, cfg.prompt, sampling, cfg.model)
         for label, model in models.items():
+            h = self.hash(core, cfg.judge, cfg.prompt, sampling, self.model_config(model, True))
             inputs = [self.p("questions.jsonl")] + ([self.p("model")] if label == "tuned" else [])
             out = self.p(f"eval/{label}")
             if not self.store.begin(f"eval/{label}", h, inputs, [out]):
@@ -248,7 +259,7 @@ class Pipeline:
                 qs = limit_per_split(qs, cfg.eval.limit) if cfg.eval.limit else qs
                 if not qs:
                     continue
-                m = run_eval(self.engine(model), qs, judge, cfg.eval, cfg.prompt,
+                m = run_eval(self.scorer(model), qs, judge, cfg.eval, cfg.prompt,
                              out / split, **sampling)
                 counts[split] = {k: m[k] for k in ("accuracy", "n", "mean_response_tokens",
                                                    "truncated_rate") if k in m}
@@ -284,6 +295,7 @@ class Pipeline:
     def guard(self, models: dict[str, str]) -> dict:
         """The out-of-domain guard on base and tuned, compared item by item (guard.py)."""
         from veritune.guard import run_guard
+        from veritune.suite import engine_key
 
         cfg = self.cfg
         self._engines.clear()
@@ -291,15 +303,18 @@ class Pipeline:
         # their results per model files, so the base model's are not computed again).
         inputs = [self.p("model")] if "tuned" in models else []
         out = self.p("eval/guard/compare.json")
-        if not self.store.begin("eval/guard", self.hash(cfg.eval.guard, cfg.eval.guard_limit,
-                                                        cfg.judge, cfg.data_seed), inputs, [out]):
+        # what each model is scored with (its precision among them): another reruns the stage
+        engines = {label: engine_key(self.model_config(m, True)) for label, m in models.items()}
+        h = self.hash(cfg.eval.guard, cfg.eval.guard_limit, cfg.judge, cfg.data_seed, engines)
+        if not self.store.begin("eval/guard", h, inputs, [out]):
             self.log("eval/guard: up to date")
             return read_json(out)
         questions = self.questions()
-        result = run_guard(models, cfg.eval.guard, self.p("eval/guard"), self.engine,
+        result = run_guard(models, cfg.eval.guard, self.p("eval/guard"), self.scorer,
                            limit=cfg.eval.guard_limit, seed=cfg.data_seed,
                            batch_size=cfg.eval.suite_batch_size,
-                           judge_for=lambda t: suite_judge(cfg, t, questions), log=self.log)
+                           judge_for=lambda t: suite_judge(cfg, t, questions), log=self.log,
+                           settings=lambda m: engine_key(self.model_config(m, True)))
         self.store.finish("eval/guard", result)
         return result
 
@@ -321,12 +336,12 @@ class Pipeline:
         self.store.begin("eval/suite", self.hash(cfg.eval, cfg.judge, cfg.data_seed), [], [])
         limits = {t: cfg.eval.suite_limit for t in tasks} if cfg.eval.suite_limit else None
         questions = self.questions()
-        summary = run_suite(models, tasks, self.p("eval/suite"), self.engine, limits=limits,
+        summary = run_suite(models, tasks, self.p("eval/suite"), self.scorer, limits=limits,
                             seed=cfg.data_seed, batch_size=cfg.eval.suite_batch_size,
                             data={"precise_qa": str(self.p("questions.jsonl"))},
                             judge_for=lambda t: suite_judge(cfg, t, questions), given=given,
                             log=self.log, judge_key_for=lambda t: judge_key(cfg.judge, t),
-                            settings=engine_key(cfg.model))
+                            settings=lambda m: engine_key(self.model_config(m, True)))
         self.store.finish("eval/suite", {r["model"]: {"avg": r["avg"], **r["values"]}
                                          for r in summary["rows"]})
         return summary

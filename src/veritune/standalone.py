@@ -107,7 +107,7 @@ def evaluate(cfg: RunConfig, questions: Path, out: Path, split: str | None) -> s
 
 def suite(cfg: RunConfig, models: Sequence[str], suite_name: str, out: Path,
           data: Sequence[str], limit: int | None) -> str:
-    from veritune.engines import engine_from_config
+    from veritune.engines import engine_from_config, scoring_config
     from veritune.judge import suite_judge
     from veritune.suite import (engine_key, judge_key, model_label, run_suite, summary_table,
                                 to_markdown)
@@ -131,10 +131,10 @@ def suite(cfg: RunConfig, models: Sequence[str], suite_name: str, out: Path,
 
         kb = kb_questions()
     lock_dir(out)
-    summary = run_suite(labels, tasks, out, lambda m: engine_from_config(cfg.model, m),
+    summary = run_suite(labels, tasks, out, lambda m: engine_from_config(cfg.model, m, True),
                         limits={t: limit for t in tasks} if limit else None, seed=cfg.seed,
                         batch_size=cfg.eval.suite_batch_size, data=paths,
                         judge_for=lambda t: suite_judge(cfg, t, kb),
                         judge_key_for=lambda t: judge_key(cfg.judge, t),
-                        settings=engine_key(cfg.model))
+                        settings=lambda m: engine_key(scoring_config(cfg.model, m)))
     return to_markdown(summary_table(summary)) + f"-> {out / 'summary.csv'}, {out / 'summary.md'}"

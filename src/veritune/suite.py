@@ -90,7 +90,8 @@ def run_suite(models: Mapping[str, str], tasks: Sequence[str], out_dir: str | Pa
               given: Mapping[str, Mapping[str, dict]] | None = None,
               log: Callable[[str], None] = print,
               judge_key_for: Callable[[str], Any] | None = None,
-              settings: Mapping[str, Any] | None = None) -> dict:
+              settings: Mapping[str, Any] | Callable[[str], Mapping[str, Any]] | None = None
+              ) -> dict:
     """Evaluate every model on every task; returns the summary (also written to out_dir).
 
     ``models`` maps a label to a model (path or name); the first is the base for ``Avg.``.
@@ -98,7 +99,8 @@ def run_suite(models: Mapping[str, str], tasks: Sequence[str], out_dir: str | Pa
     judge a task uses (None: the task's own default). ``given[label][task]`` holds metrics
     measured elsewhere (a run's own precise-QA evaluation), used instead of running the task.
     ``judge_key_for(task)`` says what of the judge ``judge_for(task)`` gives the result depends
-    on (``judge_key``), and ``settings`` the engine settings (``engine_key``): both go into each
+    on (``judge_key``), and ``settings`` the engine settings (``engine_key``; or a function of
+    the model giving them, when models are scored with different settings): both go into each
     task's cache key (``task_key``) with the model, data, limit, seed and batch size.
     """
     out_dir = Path(out_dir)
@@ -113,7 +115,8 @@ def run_suite(models: Mapping[str, str], tasks: Sequence[str], out_dir: str | Pa
             limit = (limits or {}).get(name, -1)
             path = (data or {}).get(name)
             key = task_key(name, model, path, limit, seed, batch_size,
-                           judge_key_for(name) if judge_key_for else None, settings)
+                           judge_key_for(name) if judge_key_for else None,
+                           settings(model) if callable(settings) else settings)
             target = out_dir / label / name
             metrics = _done(target / "metrics.json", key)
             if metrics is None:

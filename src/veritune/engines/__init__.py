@@ -96,9 +96,42 @@ def make_engine(name: str, model: str, **kwargs) -> Engine:
     raise VeritunError(f"unknown engine {name!r}; known engines: {', '.join(ENGINES)}")
 
 
-def engine_from_config(cfg, model: str | None = None) -> Engine:
-    """The engine a ``ModelConfig`` describes (``model`` overrides ``cfg.name``)."""
+def scoring_config(cfg, model: str | None = None):
+    """``cfg`` as it scores ``model`` (``cfg.name`` when None): for the transformers engine,
+    ``dtype: auto`` made concrete by :func:`veritune.dtype.score_dtype` (float32 weights are
+    not scored in bf16); other engines and dtypes as they are. Also what a score's hash sees."""
+    if cfg.engine != "hf" or cfg.dtype != "auto":
+        return cfg
+    import dataclasses
+
+    from veritune.dtype import resolve_dtype
+
+    dtype = resolve_dtype("auto", cfg.device)
+    if dtype != "float32" and stored_model_dtype(model or cfg.name) == "float32":
+        dtype = "float32"
+    return dataclasses.replace(cfg, dtype=dtype)
+
+
+def stored_model_dtype(name: str) -> str | None:
+    """The dtype the weights of ``name`` are stored in, without loading or converting them:
+    float32 for the embedded model (its conversion), the conversion's dtype for a local GGUF,
+    a folder's ``config.json``; None when unknown (a hub name)."""
+    from veritune.dtype import stored_dtype
+    from veritune.engines.embedded import EMBEDDED_NAME
+    from veritune.engines.local_gguf import gguf_dtype, gguf_file
+
+    if name == EMBEDDED_NAME:
+        return "float32"
+    gguf = gguf_file(name)
+    return gguf_dtype(gguf) if gguf else stored_dtype(name)
+
+
+def engine_from_config(cfg, model: str | None = None, scoring: bool = False) -> Engine:
+    """The engine a ``ModelConfig`` describes (``model`` overrides ``cfg.name``); ``scoring``:
+    to evaluate the model, in the precision :func:`scoring_config` gives."""
     model = model or cfg.name
+    if scoring:
+        cfg = scoring_config(cfg, model)
     if cfg.engine == "openai":
         return make_engine("openai", model, base_url=cfg.base_url, api_key_env=cfg.api_key_env,
                            concurrency=cfg.concurrency, timeout=cfg.timeout, top_k=cfg.top_k)
