@@ -117,6 +117,8 @@ def test_scoring_never_goes_below_the_stored_precision(native, tmp_path):
     assert scoring_config(cfg, fp32).dtype == "float32"
     assert scoring_config(cfg, bf16).dtype == "bfloat16"
     assert scoring_config(cfg, "org/hub-model").dtype == "bfloat16"  # unknown: as sampling
+    # models compared with one another are scored alike: a bf16 base beside a fp32 fine-tune
+    assert scoring_config(cfg, bf16, fp32).dtype == "float32"
     assert scoring_config(ModelConfig(dtype="bfloat16"), fp32).dtype == "bfloat16"  # as asked
     assert scoring_config(ModelConfig(engine="vllm"), fp32).dtype == "auto"
     native(False)
@@ -135,3 +137,10 @@ def test_the_pipeline_samples_in_bf16_and_scores_in_the_stored_dtype(native, tin
     pipe = Pipeline(cfg, log=lambda m: None)
     assert pipe.engine(str(tiny_model_dir)).dtype == "bfloat16"  # sampling
     assert pipe.scorer(str(tiny_model_dir)).dtype == "float32"  # the tiny model is stored fp32
+    base = _folder(tmp_path, "bf16_base", "bfloat16")
+    assert pipe.model_config(base, scoring=True).dtype == "bfloat16"  # no tuned model yet
+    tuned = pipe.p("model")
+    tuned.mkdir(parents=True)
+    (tuned / "config.json").write_text('{"dtype": "float32"}')
+    assert pipe.model_config(base, scoring=True).dtype == "float32"  # scored as the fine-tune
+    assert pipe.model_config(base).dtype == "auto"  # sampling: bf16 where native

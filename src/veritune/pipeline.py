@@ -56,11 +56,15 @@ class Pipeline:
 
     def model_config(self, model: str, scoring: bool = False):
         """The model settings ``model`` (base or tuned) runs with; ``scoring``: to evaluate
-        it, in the precision its weights are stored in (``scoring_config``)."""
+        it, in one precision for base and tuned, never below what either stores
+        (``scoring_config``: float32 beside a float32 fine-tune)."""
         cfg = self.cfg.model
-        if model == str(self.p("model")):  # the tuned weights are local: load them here
+        tuned = str(self.p("model"))
+        if model == tuned:  # the tuned weights are local: load them here
             cfg = dataclasses.replace(cfg, engine="hf")
-        return scoring_config(cfg, model) if scoring else cfg
+        if not scoring:
+            return cfg
+        return scoring_config(cfg, model, *([tuned] if self.p("model").exists() else []))
 
     def engine(self, model: str, scoring: bool = False):
         key = (model, scoring)

@@ -131,10 +131,11 @@ def suite(cfg: RunConfig, models: Sequence[str], suite_name: str, out: Path,
 
         kb = kb_questions()
     lock_dir(out)
-    summary = run_suite(labels, tasks, out, lambda m: engine_from_config(cfg.model, m, True),
+    scored = scoring_config(cfg.model, *models)  # the models compared, scored alike
+    summary = run_suite(labels, tasks, out, lambda m: engine_from_config(scored, m),
                         limits={t: limit for t in tasks} if limit else None, seed=cfg.seed,
                         batch_size=cfg.eval.suite_batch_size, data=paths,
                         judge_for=lambda t: suite_judge(cfg, t, kb),
                         judge_key_for=lambda t: judge_key(cfg.judge, t),
-                        settings=lambda m: engine_key(scoring_config(cfg.model, m)))
+                        settings=engine_key(scored))
     return to_markdown(summary_table(summary)) + f"-> {out / 'summary.csv'}, {out / 'summary.md'}"

@@ -96,10 +96,12 @@ def make_engine(name: str, model: str, **kwargs) -> Engine:
     raise VeritunError(f"unknown engine {name!r}; known engines: {', '.join(ENGINES)}")
 
 
-def scoring_config(cfg, model: str | None = None):
-    """``cfg`` as it scores ``model`` (``cfg.name`` when None): for the transformers engine,
-    ``dtype: auto`` made concrete by :func:`veritune.dtype.score_dtype` (float32 weights are
-    not scored in bf16); other engines and dtypes as they are. Also what a score's hash sees."""
+def scoring_config(cfg, *models: str):
+    """``cfg`` as it scores ``models`` (``cfg.name`` when none), which are compared with one
+    another: for the transformers engine, ``dtype: auto`` made concrete, in float32 when any
+    of them stores float32 weights (bf16 rounding erases most of a fine-tune's update, and
+    models compared are scored alike), else as :func:`veritune.dtype.resolve_dtype`. Other
+    engines and dtypes as they are. Also what a score's hash sees."""
     if cfg.engine != "hf" or cfg.dtype != "auto":
         return cfg
     import dataclasses
@@ -107,7 +109,8 @@ def scoring_config(cfg, model: str | None = None):
     from veritune.dtype import resolve_dtype
 
     dtype = resolve_dtype("auto", cfg.device)
-    if dtype != "float32" and stored_model_dtype(model or cfg.name) == "float32":
+    if dtype != "float32" and any(stored_model_dtype(m) == "float32"
+                                  for m in models or (cfg.name,)):
         dtype = "float32"
     return dataclasses.replace(cfg, dtype=dtype)
 
@@ -128,7 +131,7 @@ def stored_model_dtype(name: str) -> str | None:
 
 def engine_from_config(cfg, model: str | None = None, scoring: bool = False) -> Engine:
     """The engine a ``ModelConfig`` describes (``model`` overrides ``cfg.name``); ``scoring``:
-    to evaluate the model, in the precision :func:`scoring_config` gives."""
+    to evaluate the model on its own, in the precision :func:`scoring_config` gives."""
     model = model or cfg.name
     if scoring:
         cfg = scoring_config(cfg, model)
