@@ -22,7 +22,7 @@ LAYERS = [
                     "config_validate", "config_train", "runlock", "stats", "dtype",
                     "modelfiles"}),
     ("backends", {"engines", "judge", "data", "datasets_io"}),
-    ("stages", {"prompts", "sample", "verdicts", "pairs", "evaluate", "train", "tasks",
+    ("stages", {"prompts", "sample", "anchors", "verdicts", "pairs", "evaluate", "train", "tasks",
                 "analysis", "atomic", "build"}),
     ("runs", {"runstore", "suite", "guard", "report", "report_seeds", "report_html"}),
     ("pipelines", {"pipeline", "atomic.pipeline", "ablate", "api", "standalone",

@@ -137,6 +137,17 @@ class LoraConfig:
 
 
 @dataclass
+class AnchorConfig:
+    """``train.anchor``: the base model's own answers to general prompts, held while training
+    (anchors.py); shared backend only."""
+    questions: str = ""  # the prompts: JSONL ({"question"} or {"prompt"}) or text, one a line
+    limit: int | None = 512  # prompts used (a seeded subset); None: all
+    weight: float = 1.0  # of the anchors' mean per-token NLL, beside the preference loss
+    max_new_tokens: int = 32  # of each anchor answer (sampled at T=1, no top-p / top-k)
+    batch_size: int = 4  # anchors beside each micro-batch of pairs (cycling through them)
+
+
+@dataclass
 class TrainConfig:
     method: str = "dpo"  # dpo | sft | sft+dpo | sft-then-dpo
     beta: float = 0.1
@@ -171,6 +182,8 @@ class TrainConfig:
     eval_steps: int = field(default=0, metadata={"hash": "omit_if_default"})  # 0: never
     report_to: str | list[str] = field(  # trackers as transformers' (none, tensorboard, ...)
         default="none", metadata={"hash": "omit"})
+    # replay of the base model's answers to general prompts against drift out of domain
+    anchor: AnchorConfig | None = field(default=None, metadata={"hash": "omit_if_default"})
 
     def __post_init__(self):
         check_train(self)

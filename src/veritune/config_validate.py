@@ -134,6 +134,8 @@ RULES: dict[str, dict[str, Check]] = {
                     "gradient_accumulation_steps": positive, "max_length": positive,
                     "warmup_ratio": within(0.0, 1.0, high_open=True), "logging_steps": positive,
                     "backend": one_of("trl", "shared")},
+    "AnchorConfig": {"questions": nonempty, "limit": positive, "weight": at_least(0),
+                     "max_new_tokens": positive, "batch_size": positive},
     "EvalConfig": {"splits": each_of(*SPLITS), "limit": positive, "max_new_tokens": positive,
                    "batch_size": positive, "best_of_n": at_least(0),
                    "best_of_n_temperature": at_least(0), "repetition_ngram": positive,
@@ -166,6 +168,12 @@ CROSS: dict[str, list[Callable[[Any], "tuple[str, str] | None"]]] = {
     "TrainConfig": [lambda t: ("loss_type", f"train.backend: shared implements sigmoid and ipo, "
                                f"got {t.loss_type!r}; use train.backend: trl")
                     if t.backend == "shared" and t.loss_type not in ("sigmoid", "ipo")
+                    else None,
+                    lambda t: ("anchor", "the anchor term is computed by train.backend: shared "
+                               "only; set it, or leave train.anchor out")
+                    if t.anchor is not None and t.backend != "shared" else None,
+                    lambda t: ("anchor", "the anchor term joins a preference loss; train.method "
+                               "sft has none") if t.anchor is not None and t.method == "sft"
                     else None],
     "ApeftConfig": [lambda a: ("probe_high", f"must be above probe_low ({a.probe_low})")
                     if a.probe_high <= a.probe_low else None],

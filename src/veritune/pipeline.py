@@ -13,6 +13,7 @@ import shutil
 from pathlib import Path
 from typing import Callable
 
+from veritune.anchors import check_anchor_file, sample_anchors
 from veritune.config import RunConfig, hashable
 from veritune.data.questions import build_questions, limit_per_split
 from veritune.engines import SamplingParams, engine_from_config, scoring_config
@@ -24,8 +25,6 @@ from veritune.records import Pair, Question, Sample, Verdict
 from veritune.runstore import RunStore, StageConfig
 
 STAGES = ("data", "sample", "judge", "pairs", "train", "eval", "report")
-
-
 
 
 class Pipeline:
@@ -168,15 +167,22 @@ class Pipeline:
             inputs.append(self.p("questions.jsonl"))
             h = self.hash(cfg.train, cfg.model, cfg.seed, cfg.judge, cfg.prompt,
                           cfg.eval.max_new_tokens, cfg.eval.batch_size)
+        anchor = cfg.train.anchor  # the base model's answers to general prompts (anchors.py)
+        if anchor:  # a bad file fails before any model loads
+            inputs.append(check_anchor_file(anchor))
+            outs.append(self.p("anchor_samples.jsonl"))
         if not self.store.begin("train", h, inputs, outs):
             return self.log("train: up to date")
+        anchors, anchor_counts = sample_anchors(self.engine(cfg.model.name), anchor,
+                                                outs[-1], cfg.seed) if anchor else ([], {})
         self._engines.clear()
         pairs = read_records(inputs[0], Pair.from_dict, unique=False)
         sft = read_records(inputs[1], Pair.from_dict, unique=False)
         result = train(cfg.model.name, pairs, sft, cfg.train, self.store.dir, seed=cfg.seed,
                        trust_remote_code=cfg.model.trust_remote_code,
                        evaluate=self._validation_scorer(*validation) if validation else None,
-                       resume_key=[h, self.store.manifest["stages"]["train"]["inputs"]])
+                       resume_key=[h, self.store.manifest["stages"]["train"]["inputs"]],
+                       anchors=anchors)
         from accelerate import PartialState
 
         if not PartialState().is_main_process:  # under accelerate launch: rank 0 records
@@ -184,7 +190,7 @@ class Pipeline:
         write_records(outs[1], result["history"])
         counts = {"method": result["method"], "pairs": result["pairs"],
                   "sft_targets": result["sft_targets"], "steps": _last(result["history"], "step"),
-                  "final_loss": _last(result["history"], "train_loss")}
+                  "final_loss": _last(result["history"], "train_loss"), **anchor_counts}
         if _last(result["history"], "selected_step") is not None:
             counts["selected_step"] = _last(result["history"], "selected_step")
         if result.get("resumed"):

@@ -135,11 +135,14 @@ def run_sft(model, tokenizer, targets: Sequence[Pair], cfg: TrainConfig, phase_d
 
 
 def run_dpo(model, tokenizer, pairs: Sequence[Pair], cfg: TrainConfig, phase_dir: Path,
-            seed: int, with_sft: bool, selector=None, resumed: dict | None = None):
+            seed: int, with_sft: bool, selector=None, resumed: dict | None = None,
+            anchors: Sequence[Pair] = ()):
     resumed = {} if resumed is None else resumed
     if cfg.backend == "shared":
         return _run_shared(model, tokenizer, pairs, cfg, phase_dir, seed, with_sft, selector,
-                           resumed)
+                           resumed, anchors)
+    if anchors:  # the config check refuses this before any model loads
+        raise VeritunError("train.anchor needs train.backend: shared")
     from datasets import Dataset
     from trl import DPOConfig, DPOTrainer
 
@@ -160,7 +163,8 @@ def run_dpo(model, tokenizer, pairs: Sequence[Pair], cfg: TrainConfig, phase_dir
     return _merged(trainer.model), history
 
 
-def _run_shared(model, tokenizer, pairs, cfg, phase_dir, seed, with_sft, selector, resumed):
+def _run_shared(model, tokenizer, pairs, cfg, phase_dir, seed, with_sft, selector, resumed,
+                anchors=()):
     from trl import DPOConfig
 
     from veritune.train.checkpoint import StepCheckpoints
@@ -186,7 +190,8 @@ def _run_shared(model, tokenizer, pairs, cfg, phase_dir, seed, with_sft, selecto
         tracker = Tracker(args, tb_dir(phase_dir), model)
     try:
         history = train_dpo_shared(model, tokenizer, pairs, cfg, seed, with_sft,
-                                   checkpoints=phase_dir, selector=selector, tracker=tracker)
+                                   checkpoints=phase_dir, selector=selector, tracker=tracker,
+                                   anchors=anchors)
     finally:
         if tracker:
             tracker.end()
@@ -195,12 +200,14 @@ def _run_shared(model, tokenizer, pairs, cfg, phase_dir, seed, with_sft, selecto
 
 def train(model_name: str, pairs: Sequence[Pair], sft_targets: Sequence[Pair], cfg: TrainConfig,
           out_dir: str | Path, seed: int = 0, trust_remote_code: bool = False,
-          evaluate: Callable[[object], float] | None = None, resume_key: str = "") -> dict:
+          evaluate: Callable[[object], float] | None = None, resume_key: str = "",
+          anchors: Sequence[Pair] = ()) -> dict:
     """Train and save to ``out_dir/model``; return the log history and data counts.
 
     ``evaluate(model) -> float`` scores the policy on validation every ``train.eval_steps``
     steps (``train.select: validation`` needs it); ``resume_key`` is anything else the
-    checkpoints depend on (the pipeline passes its validation data's hash)."""
+    checkpoints depend on (the pipeline passes its validation data's hash); ``anchors``: the
+    base model's answers to general prompts, held in the DPO phase (``veritune.anchors``)."""
     from accelerate import PartialState
 
     from veritune.train import checkpoint
@@ -227,6 +234,8 @@ def train(model_name: str, pairs: Sequence[Pair], sft_targets: Sequence[Pair], c
     if main:  # checkpoints of other settings or data are of no use
         key = [hashable(cfg), model_name, seed, [p.to_dict() for p in pairs],
                [p.to_dict() for p in sft_targets], resume_key]
+        if anchors:  # (keys of runs without anchors unchanged)
+            key.append([a.to_dict() for a in anchors])
         checkpoint.prepare(root, key)
     torch.manual_seed(seed)
     model, tokenizer = load_policy(model_name, trust_remote_code)
@@ -250,7 +259,7 @@ def train(model_name: str, pairs: Sequence[Pair], sft_targets: Sequence[Pair], c
         else:
             model, log = run_dpo(model, tokenizer, pairs, cfg, root / phase, seed,
                                  with_sft=cfg.method == "sft+dpo", selector=selector,
-                                 resumed=resumed)
+                                 resumed=resumed, anchors=anchors)
         history += [{**row, "phase": phase} for row in log]
     # Under ``accelerate launch`` every process holds the same weights; one writes them.
     state = PartialState()
@@ -259,6 +268,7 @@ def train(model_name: str, pairs: Sequence[Pair], sft_targets: Sequence[Pair], c
         shutil.rmtree(root, ignore_errors=True)
     state.wait_for_everyone()
     return {"method": cfg.method, "pairs": len(pairs), "sft_targets": len(sft_targets),
+            "anchors": len(anchors),
             "history": history, "model": model, "world_size": state.num_processes,
             "resumed": resumed}
 

@@ -20,6 +20,7 @@ training, so no second copy is held. Checkpoints and resuming: ``checkpoint.py``
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 from dataclasses import dataclass
@@ -132,6 +133,22 @@ def answer_logps(model, batch: Sequence[EncodedPair], pad_id: int,
     return sums[c], sums[r]
 
 
+def anchor_nll(model, batch: Sequence[EncodedPair], pad_id: int) -> torch.Tensor:
+    """Mean per-token negative log-likelihood of anchor answers (``anchors.py``): each
+    entry's ``chosen`` after its prompt; the prompts are distinct, so nothing is shared."""
+    plan = BatchPlan([e.prompt for e in batch], [(i, e.chosen) for i, e in enumerate(batch)],
+                     list(range(len(batch))), [])
+    token_logps, mask = row_logps(model, plan, pad_id)
+    return sft_term(token_logps, mask)
+
+
+def anchor_batch(order: Sequence[int], micro_index: int, size: int) -> list[int]:
+    """The anchors that go with the ``micro_index``-th micro-batch of pairs: the next
+    ``size`` of the seeded order, cycling; a function of the index alone, so a resumed run
+    draws what an uninterrupted one would."""
+    return [order[(micro_index * size + j) % len(order)] for j in range(min(size, len(order)))]
+
+
 def batch_order(encoded: Sequence[EncodedPair], batch_size: int, epochs: float, seed: int,
                 group_by_prompt: bool) -> list[list[int]]:
     """The pairs' indices, batch by batch, for ``ceil(epochs)`` shuffled epochs.
@@ -196,7 +213,7 @@ def preference_loss(cfg: TrainConfig, chosen, rejected, ref_c, ref_r,
 
 
 METRICS = ("rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies",
-           "logps/chosen", "logps/rejected")
+           "logps/chosen", "logps/rejected", "anchor/nll")
 
 
 class LogWindow:
@@ -206,17 +223,20 @@ class LogWindow:
     def __init__(self, sums: dict | None = None):
         self.sums = sums or {"steps": 0, "micro": 0, "loss": 0.0, **{k: 0.0 for k in METRICS}}
 
-    def add_micro(self, rc, rr, chosen, rejected) -> None:
+    def add_micro(self, rc, rr, chosen, rejected, anchor=None) -> None:
         values = (rc.mean(), rr.mean(), (rc - rr).mean(), (rc > rr).float().mean(),
-                  chosen.detach().mean(), rejected.detach().mean())
+                  chosen.detach().mean(), rejected.detach().mean(),
+                  0.0 if anchor is None else anchor.detach())
         for key, v in zip(METRICS, values):
             self.sums[key] += float(v)
         self.sums["micro"] += 1
 
-    def row(self, step: int, epoch: float, grad_norm: float, lr: float) -> dict:
+    def row(self, step: int, epoch: float, grad_norm: float, lr: float,
+            anchored: bool = False) -> dict:
         s = self.sums
+        keys = METRICS if anchored else METRICS[:-1]
         row = {"loss": s["loss"] / s["steps"], "grad_norm": grad_norm, "learning_rate": lr,
-               **{k: s[k] / s["micro"] for k in METRICS}, "epoch": epoch, "step": step}
+               **{k: s.get(k, 0.0) / s["micro"] for k in keys}, "epoch": epoch, "step": step}
         self.sums = LogWindow().sums
         return row
 
@@ -224,12 +244,14 @@ class LogWindow:
 def train_dpo_shared(model, tokenizer, pairs: Sequence[Pair], cfg: TrainConfig, seed: int,
                      with_sft: bool = False, log: Callable[[dict], None] | None = None,
                      batches: list[list[int]] | None = None, checkpoints: Path | None = None,
-                     selector=None, tracker=None) -> list[dict]:
+                     selector=None, tracker=None, anchors: Sequence[Pair] = ()) -> list[dict]:
     """Train ``model`` in place; returns the log history (TRL's key names). ``batches`` (the
     pairs' indices, batch by batch) replaces the seed's order, e.g. to replay TRL's.
     ``checkpoints``: a folder for resumable checkpoints every ``cfg.save_steps`` steps (a
     rerun resumes from the newest); ``selector`` scores validation (``train/select.py``);
-    ``tracker`` reports each log row (``train/tracking.py``)."""
+    ``tracker`` reports each log row (``train/tracking.py``); ``anchors``: the base model's
+    answers to general prompts (``anchors.py``), ``cfg.anchor.weight`` times their NLL added
+    to each micro-batch's loss."""
     from veritune.train.checkpoint import StepCheckpoints, set_rng_state
     from veritune.train.schedule import make_scheduler, optimizer_steps
 
@@ -246,6 +268,11 @@ def train_dpo_shared(model, tokenizer, pairs: Sequence[Pair], cfg: TrainConfig, 
         model.gradient_checkpointing_disable()
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     encoded = [encode_pair(tokenizer, p, cfg.max_length) for p in pairs]
+    # anchors whole: their answers were capped when sampled (anchor.max_new_tokens)
+    anchored = [encode_pair(tokenizer, dataclasses.replace(a, rejected=""), 10**9)
+                for a in anchors]
+    anchor_order = random.Random(seed + 1).sample(range(len(anchored)), len(anchored))
+    weight = cfg.anchor.weight if cfg.anchor is not None else 0.0
     # bf16 mixed precision as TRL's default (and the Trainer's autocast): fp32 weights and
     # optimiser, bf16 matmuls; log-softmax stays fp32
     device_type = next(model.parameters()).device.type
@@ -301,10 +328,16 @@ def train_dpo_shared(model, tokenizer, pairs: Sequence[Pair], cfg: TrainConfig, 
                 loss = losses.mean()
                 if with_sft:
                     loss = loss + cfg.sft_weight * sft_term(tok_lp, tok_mask)
+                held = None
+                if anchored:
+                    idx_a = anchor_batch(anchor_order, micro_done, cfg.anchor.batch_size)
+                    with mixed:
+                        held = anchor_nll(model, [anchored[i] for i in idx_a], pad_id)
+                    loss = loss + weight * held
                 (loss / len(micro_batches)).backward()  # the Trainer's scaling, short last step too
                 step_loss += float(loss.detach()) / len(micro_batches)
-                window.add_micro(rc, rr, chosen, rejected)
-            micro_done += len(micro_batches)
+                window.add_micro(rc, rr, chosen, rejected, held)
+                micro_done += 1
             grad_norm = float(torch.nn.utils.clip_grad_norm_(params, 1.0))
             lr = scheduler.get_last_lr()[0]  # the rate this step uses, as the Trainer logs it
             optimizer.step()
@@ -315,7 +348,8 @@ def train_dpo_shared(model, tokenizer, pairs: Sequence[Pair], cfg: TrainConfig, 
             window.sums["steps"] += 1
             bar.update(1)
             if step % cfg.logging_steps == 0:
-                record(window.row(step, round(micro_done / per_epoch, 4), grad_norm, lr))
+                record(window.row(step, round(micro_done / per_epoch, 4), grad_norm, lr,
+                                  bool(anchored)))
             if selector and selector.due(step, total):
                 record(selector.measure(model, step))
             if store and step % cfg.save_steps == 0 and step < total:
