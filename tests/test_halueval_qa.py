@@ -34,6 +34,7 @@ def test_load_shows_one_answer_chosen_by_a_seeded_coin(data):
     for it in items:
         i = it.question.split()[1].rstrip("?")
         assert it.answer == (f"made up {i}" if it.is_hallucinated else f"right {i}")
+        assert it.other == (f"right {i}" if it.is_hallucinated else f"made up {i}")
     assert 10 <= sum(it.is_hallucinated for it in items) <= 30  # both classes, roughly balanced
 
 
@@ -113,19 +114,27 @@ class ScriptedEngine:
 
 
 def test_metrics_by_hand_with_a_fake_engine():
-    items = [HaluItem("q1", "a1", True), HaluItem("q2", "a2", True), HaluItem("q3", "a3", True),
-             HaluItem("q4", "a4", False), HaluItem("q5", "a5", False)]
+    items = [HaluItem("q1", "a1", True, other="r1"), HaluItem("q2", "a2", True, other="r2"),
+             HaluItem("q3", "a3", True, other="r3"), HaluItem("q4", "a4", False, other="h4"),
+             HaluItem("q5", "a5", False, other="a2")]
     engine = ScriptedEngine({"a1": "Yes.", "a2": "No", "a3": "Maybe", "a4": "no", "a5": "YES"})
     metrics, examples = evaluate(engine, items, batch_size=2, seed=5)
     # correct: q1 (Yes on hallucinated), q4 (No on right) -> 2/5; q3 unmatched; Yes: q1, q5.
     # forced choice: Yes for a1, a2 -> right on q1, q2 (hallucinated) and q4, q5 (right): 4/5
+    # paired: log P(Yes) - log P(No) is +1 for a1, a2 and -1 for any other answer; the
+    # hallucinated answer must lean further to Yes than the right one: q1 (a1 vs r1), q2 (a2
+    # vs r2) and q5 (hallucinated a2 vs right a5) -> 3/5; q3 and q4 tie (-1, -1): wrong
     assert metrics == {"accuracy": 0.4, "n": 5, "unmatched_rate": 0.2, "yes_rate": 0.4,
                        "accuracy_on_right": 0.5, "accuracy_on_hallucinated": 0.3333,
-                       "forced_accuracy": 0.8, "forced_yes_rate": 0.4}
+                       "forced_accuracy": 0.8, "forced_yes_rate": 0.4, "paired_accuracy": 0.6}
     assert [e["correct"] for e in examples] == [True, False, False, True, False]
+    assert [e["paired_correct"] for e in examples] == [True, True, False, False, True]
     assert examples[2] == {"line": 0, "question": "q3", "answer": "a3", "is_hallucinated": True,
                            "reply": "Maybe", "parsed": None, "correct": False,
-                           "forced": "No", "forced_correct": False}
+                           "forced": "No", "forced_correct": False,
+                           "yes_margin_hallucinated": -1.0, "yes_margin_right": -1.0,
+                           "paired_correct": False}
+    assert examples[4]["yes_margin_hallucinated"] == 1.0  # q5's other answer, a2
     assert [(n, b) for n, _, b in engine.calls] == [(2, 0), (2, 1), (1, 2)]
     params = engine.calls[0][1]
     assert params.greedy and params.n == 1 and params.max_new_tokens == 8 and params.seed == 5
@@ -151,6 +160,18 @@ def test_run_on_the_tiny_model(tmp_path, data, tiny_model_dir):
     examples = [json.loads(x) for x in
                 (tmp_path / "out" / "examples.jsonl").read_text().splitlines()]
     assert len(examples) == 4 and all(isinstance(e["reply"], str) for e in examples)
+    # paired choice on the real engine: the margins it compares are the two prompts' Yes - No
+    engine = HFEngine(tiny_model_dir)
+    for it, e in zip(load(data, limit=4), examples):
+        def margin(answer):
+            msgs = [{"role": "user", "content": halueval_qa.PROMPT.format(question=it.question,
+                                                                           answer=answer)}]
+            yes, no = engine.loglikelihood([(msgs, "Yes"), (msgs, "No")])
+            return yes - no
+        fake, right = (it.answer, it.other) if it.is_hallucinated else (it.other, it.answer)
+        assert e["yes_margin_hallucinated"] == pytest.approx(margin(fake), abs=2e-3)
+        assert e["yes_margin_right"] == pytest.approx(margin(right), abs=2e-3)
+        assert e["paired_correct"] == (e["yes_margin_hallucinated"] > e["yes_margin_right"])
 
 
 def test_the_real_packaged_file():

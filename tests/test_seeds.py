@@ -83,7 +83,7 @@ def test_guard_compares_the_same_items_by_hand(tmp_path):
 
 def test_guard_tasks_and_their_metrics():
     assert guard_tasks("default") == {"truthfulqa_mc": ("mc2", 100), "nq_open": ("accuracy", 100),
-                                      "halueval_qa": ("forced_accuracy", 100)}
+                                      "halueval_qa": ("paired_accuracy", 100)}
     assert guard_tasks("nq_open,mmlu", limit=7) == {"nq_open": ("accuracy", 7),
                                                     "mmlu": ("accuracy", 7)}
     with pytest.raises(InputError, match="in-domain"):

@@ -20,11 +20,13 @@ from veritune.errors import InputError
 from veritune.jsonl import atomic_write_json, iter_json_lines
 from veritune.stats import pair_items, paired_bootstrap, verdict
 
-# task -> (the metric compared, items scored). Forced choice for HaluEval: a 135M model
-# rarely answers with the bare word, so its headline mostly measures format compliance.
+# task -> (the metric compared, items scored). HaluEval by paired choice: a 135M model rarely
+# answers with the bare word (the headline measures format compliance), and forced Yes/No
+# found it saying "No" to every item (forced_accuracy = the share of right answers shown);
+# paired_accuracy asks which of an item's two answers it finds likelier hallucinated.
 # Sizes: about 3 minutes a model on 2 CPU cores for SmolLM2-135M (benchmarks/results/guard_time.json).
 DEFAULT_GUARD = {"truthfulqa_mc": ("mc2", 100), "nq_open": ("accuracy", 100),
-                 "halueval_qa": ("forced_accuracy", 100)}
+                 "halueval_qa": ("paired_accuracy", 100)}
 
 
 def guard_tasks(spec: str, limit: int | None = None) -> dict[str, tuple[str, int | None]]:

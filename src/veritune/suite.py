@@ -73,7 +73,8 @@ def task_key(task: str, model: str, path: str | None, limit: int | None, seed: i
             "data_hash": data_stamp(task, path), "limit": limit, "seed": seed,
             "batch_size": batch_size, "judge": judge,
             "prompt": getattr(get_task(task).module, "PROMPT", None),
-            **({"settings": dict(settings)} if settings else {})}
+            **({"settings": dict(settings)} if settings else {}),
+            **({"version": v} if (v := getattr(get_task(task).module, "VERSION", None)) else {})}
 
 
 def _done(path: Path, key: dict) -> dict | None:

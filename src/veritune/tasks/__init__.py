@@ -141,6 +141,7 @@ def seeded_subset(items: list, limit: int | None, seed: int) -> list:
 # The example field behind a metric that is a mean over items (``label`` means label ==
 # "correct"); a metric not listed is its own field (truthfulqa_mc's mc1, mc2, ...).
 ITEM_FIELDS = {"accuracy": ("correct", "label"), "forced_accuracy": ("forced_correct",),
+               "paired_accuracy": ("paired_correct",),
                "truthful_rate": ("truthful",)}
 
 

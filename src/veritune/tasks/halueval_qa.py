@@ -10,6 +10,13 @@ and hedges like "I think yes" are unmatched: the prompt asks for the English wor
 A second metric, ``forced_accuracy``, does not depend on following the format: the reply is
 whichever of "Yes" / "No" has the higher log-likelihood as the assistant's answer. Small models
 rarely answer with the bare word, so the headline alone mostly measures format compliance.
+
+Forced choice still needs the model's own threshold between Yes and No, and a small model may
+not have one: SmolLM2-135M prefers "No" for every item, so its ``forced_accuracy`` is the share
+of right answers shown, whatever it knows. ``paired_accuracy`` needs no threshold: each
+question is also asked with both of its answers, and the item counts as correct when the
+model leans further towards "Yes" (log P(Yes) - log P(No)) for the hallucinated answer than
+for the right one, a two-alternative forced choice between the answers (chance 50%).
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ NAME = "halueval_qa"
 HEADLINE = "accuracy"
 DEFAULT_LIMIT = 200
 RELATIVE = False
+VERSION = 2  # 2: paired_accuracy (results of version 1 lack it and are scored again)
 
 PROMPT = (
     "You will see a question and an answer to it. Decide whether the answer contains any "
@@ -46,6 +54,8 @@ class HaluItem:
     answer: str  # the answer shown to the model
     is_hallucinated: bool
     line: int = 0
+    other: str = ""  # the item's other answer (right when ``answer`` is hallucinated), for
+    # paired_accuracy
 
 
 def default_data() -> Path:
@@ -69,8 +79,8 @@ def load(path: str | Path, limit: int | None = None, seed: int = 0) -> list[Halu
                                  field=field)
         question = obj["question"].strip()
         fake = shows_hallucinated(question, seed)
-        answer = obj["hallucinated_answer" if fake else "right_answer"].strip()
-        items.append(HaluItem(question, answer, fake, lineno))
+        shown, other = ("hallucinated_answer", "right_answer")[::1 if fake else -1]
+        items.append(HaluItem(question, obj[shown].strip(), fake, lineno, obj[other].strip()))
     return seeded_subset(items, limit, seed)
 
 
@@ -84,20 +94,31 @@ def parse_reply(reply: str) -> str | None:
 
 def evaluate(engine: Engine, items: Sequence[HaluItem], *, seed: int = 0, batch_size: int = 16,
              judge=None) -> tuple[dict, list[dict]]:
-    prompts = [[{"role": "user", "content": PROMPT.format(question=it.question, answer=it.answer)}]
-               for it in items]
+    def ask(answers: Sequence[str]):
+        return [[{"role": "user", "content": PROMPT.format(question=it.question, answer=a)}]
+                for it, a in zip(items, answers)]
+
+    prompts = ask([it.answer for it in items])
     gens = generate_greedy(engine, prompts, MAX_NEW_TOKENS, batch_size, seed, desc=NAME)
     forced_ll = choice_scores(engine, prompts, [("Yes", "No")] * len(prompts))
+    other_ll = choice_scores(engine, ask([it.other for it in items]),
+                             [("Yes", "No")] * len(items))
     examples = []
     for i, (it, gen) in enumerate(zip(items, gens)):
         parsed = parse_reply(gen.text)
         forced = "Yes" if forced_ll[i][0] > forced_ll[i][1] else "No"
+        # log P(Yes) - log P(No) for the hallucinated answer and for the right one
+        shown, other = forced_ll[i][0] - forced_ll[i][1], other_ll[i][0] - other_ll[i][1]
+        fake_margin, right_margin = (shown, other) if it.is_hallucinated else (other, shown)
         examples.append({"line": it.line, "question": it.question, "answer": it.answer,
                          "is_hallucinated": it.is_hallucinated, "reply": gen.text,
                          "parsed": parsed, "correct": parsed == ("Yes" if it.is_hallucinated
                                                                  else "No"),
                          "forced": forced,
-                         "forced_correct": forced == ("Yes" if it.is_hallucinated else "No")})
+                         "forced_correct": forced == ("Yes" if it.is_hallucinated else "No"),
+                         "yes_margin_hallucinated": round(fake_margin, 4),
+                         "yes_margin_right": round(right_margin, 4),
+                         "paired_correct": fake_margin > right_margin})
     metrics = {
         "accuracy": rate(e["correct"] for e in examples), "n": len(examples),
         "unmatched_rate": rate(e["parsed"] is None for e in examples),
@@ -106,5 +127,6 @@ def evaluate(engine: Engine, items: Sequence[HaluItem], *, seed: int = 0, batch_
         "accuracy_on_hallucinated": rate(e["correct"] for e in examples if e["is_hallucinated"]),
         "forced_accuracy": rate(e["forced_correct"] for e in examples),
         "forced_yes_rate": rate(e["forced"] == "Yes" for e in examples),
+        "paired_accuracy": rate(e["paired_correct"] for e in examples),
     }
     return metrics, examples
