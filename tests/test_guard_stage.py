@@ -58,3 +58,36 @@ def test_guard_stage_reruns_when_the_models_precision_changes(tmp_path, monkeypa
         pipe.p("questions.jsonl").write_text("")
         pipe.guard({"base": "embedded"})
     assert calls == [{"embedded": "float32"}, {"embedded": "bfloat16"}]
+
+
+def test_guard_stage_reruns_when_a_task_metric_or_version_changes(tmp_path, monkeypatch):
+    """A new veritune whose default guard compares another metric, or whose task scores
+    differently (its ``VERSION``), reruns the stage of a finished run (the hash held only the
+    word "default", so the old comparison was read back)."""
+    import veritune.tasks.halueval_qa as halueval
+
+    calls = []
+
+    def fake_run_guard(models, spec, out_dir, make_engine, **kw):
+        calls.append(1)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "compare.json").write_text(json.dumps({"tasks": {}}))
+        return {"tasks": {}}
+
+    monkeypatch.setattr(veritune.guard, "run_guard", fake_run_guard)
+    cfg = load_config(None, ["eval.guard=default", f"runs_dir={tmp_path}", "name=g"])
+
+    def run():
+        pipe = Pipeline(cfg, log=lambda m: None)
+        pipe.p("questions.jsonl").write_text("")
+        pipe.guard({"base": "embedded"})
+
+    run()
+    run()
+    assert len(calls) == 1
+    monkeypatch.setitem(veritune.guard.DEFAULT_GUARD, "halueval_qa", ("forced_accuracy", 100))
+    run()
+    assert len(calls) == 2
+    monkeypatch.setattr(halueval, "VERSION", halueval.VERSION + 1)
+    run()
+    assert len(calls) == 3

@@ -44,6 +44,15 @@ def guard_tasks(spec: str, limit: int | None = None) -> dict[str, tuple[str, int
     return out
 
 
+def guard_plan(spec: str, limit: int | None = None) -> dict[str, list]:
+    """What the guard stage's results depend on beyond the models: each task's metric, items
+    and code version (a task's ``VERSION``), so that a changed default reruns the stage."""
+    from veritune.tasks import get_task
+
+    return {name: [metric, size, getattr(get_task(name).module, "VERSION", None)]
+            for name, (metric, size) in guard_tasks(spec, limit).items()}
+
+
 def check_guard_data(spec: str) -> None:
     """Fail before any model loads when a guard task's data file is missing."""
     from veritune.tasks import get_task

@@ -304,7 +304,7 @@ class Pipeline:
 
     def guard(self, models: dict[str, str]) -> dict:
         """The out-of-domain guard on base and tuned, compared item by item (guard.py)."""
-        from veritune.guard import run_guard
+        from veritune.guard import guard_plan, run_guard
         from veritune.suite import engine_key
 
         cfg = self.cfg
@@ -315,7 +315,8 @@ class Pipeline:
         out = self.p("eval/guard/compare.json")
         # what each model is scored with (its precision among them): another reruns the stage
         engines = {label: engine_key(self.model_config(m, True)) for label, m in models.items()}
-        h = self.hash(cfg.eval.guard, cfg.eval.guard_limit, cfg.judge, cfg.data_seed, engines)
+        h = self.hash(guard_plan(cfg.eval.guard, cfg.eval.guard_limit), cfg.judge,
+                      cfg.data_seed, engines)
         if not self.store.begin("eval/guard", h, inputs, [out]):
             self.log("eval/guard: up to date")
             return read_json(out)
