@@ -282,10 +282,9 @@ class Pipeline:
         cards: dict[str, dict] = {}
         if "tuned" in models:
             for split in cfg.eval.splits:
-                base_f, tuned_f = (self.p(f"eval/{m}/{split}/examples.jsonl")
-                                   for m in ("base", "tuned"))
-                if base_f.exists() and tuned_f.exists():
-                    result = compare(_read_jsonl(base_f), _read_jsonl(tuned_f))
+                files = [self.p(f"eval/{m}/{split}/examples.jsonl") for m in ("base", "tuned")]
+                if all(f.exists() for f in files):
+                    result = compare(*([o for _, o in iter_json_lines(f)] for f in files))
                     atomic_write_json(self.p("eval") / f"compare_{split}.json", result)
                     cards[split] = result
                     self.log(f"eval/{split}: base {result['accuracy_before']:.3f} -> tuned "
@@ -310,10 +309,10 @@ class Pipeline:
         cfg = self.cfg
         self._engines.clear()
         # The tuned weights are an input: retrained weights rerun the stage (its tasks keep
-        # their results per model files, so the base model's are not computed again).
+        # their results per model files, so the base model's are not computed again); so do
+        # another precision a model is scored in, another task metric or task version.
         inputs = [self.p("model")] if "tuned" in models else []
         out = self.p("eval/guard/compare.json")
-        # what each model is scored with (its precision among them): another reruns the stage
         engines = {label: engine_key(self.model_config(m, True)) for label, m in models.items()}
         h = self.hash(guard_plan(cfg.eval.guard, cfg.eval.guard_limit), cfg.judge,
                       cfg.data_seed, engines)
@@ -395,7 +394,3 @@ class Pipeline:
 def _last(history: list[dict], key: str):
     values = [row[key] for row in history if key in row]
     return values[-1] if values else None
-
-
-def _read_jsonl(path: Path) -> list[dict]:
-    return [obj for _, obj in iter_json_lines(path)]
