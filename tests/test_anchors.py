@@ -57,11 +57,15 @@ def test_a_missing_or_empty_anchor_file_is_an_error(tmp_path):
 
 def test_targets_are_the_samples_as_the_user_asked_them():
     questions = anchor_questions(["Why is the sky blue?", "Name a river."])
-    samples = [Sample(question_id="anchor-0", index=0, text="Scattering.", model="m",
+    assert questions[0].id == anchor_questions(["Name a river.", "Why is the sky blue?"])[1].id
+    samples = [Sample(question_id=questions[0].id, index=0, text="Scattering.", model="m",
                       engine="hf", temperature=1.0, top_p=1.0, top_k=0, max_new_tokens=8,
                       seed=0, n=1),
-               Sample(question_id="anchor-1", index=0, text="  ", model="m", engine="hf",
-                      temperature=1.0, top_p=1.0, top_k=0, max_new_tokens=8, seed=0, n=1)]
+               Sample(question_id=questions[1].id, index=0, text="  ", model="m", engine="hf",
+                      temperature=1.0, top_p=1.0, top_k=0, max_new_tokens=8, seed=0, n=1),
+               Sample(question_id="anchor-of-another-file", index=0, text="Old.", model="m",
+                      engine="hf", temperature=1.0, top_p=1.0, top_k=0, max_new_tokens=8,
+                      seed=0, n=1)]
     (target,) = anchor_targets(questions, samples)  # the empty answer holds nothing
     assert target.prompt == [{"role": "user", "content": "Why is the sky blue?"}]
     assert target.chosen == "Scattering." and target.rejected is None
@@ -176,6 +180,8 @@ def test_anchors_through_the_pipeline_on_the_embedded_model(tmp_path):
     run_dir = tmp_path / "runs/anch"
     samples = [json.loads(x) for x in (run_dir / "anchor_samples.jsonl").read_text().splitlines()]
     assert len(samples) == 4 and {s["temperature"] for s in samples} == {1.0}
+    assert {s["question_id"] for s in samples} <= {q.id for q in anchor_questions(
+        read_prompts(general))}
     assert all(s["n_tokens"] <= 16 for s in samples)
     counts = json.loads((run_dir / "manifest.json").read_text())["stages"]["train"]["counts"]
     assert counts["anchors"] == sum(bool(s["text"].strip()) for s in samples) > 0
@@ -204,3 +210,37 @@ def test_a_bad_anchor_file_fails_before_training(tmp_path):
     with pytest.raises(InputError) as e:
         pipe.train()
     assert e.value.line == 2 and e.value.field == "question"
+
+
+class EchoEngine:
+    """Answers each prompt with its first word; records the sampling settings."""
+
+    name = model_name = "echo"
+
+    def __init__(self):
+        self.params = []
+
+    def generate(self, prompts, params, batch_index=0):
+        from veritune.engines import Generation
+
+        self.params.append(params)
+        return [[Generation(m[-1]["content"].split()[0], 1, False)] for m in prompts]
+
+
+def test_sample_anchors_at_temperature_one_capped_by_a_run_limit(tmp_path):
+    from veritune.anchors import sample_anchors
+
+    general = tmp_path / "general.txt"
+    general.write_text("".join(f"Question number {i}?\n" for i in range(10)))
+    engine = EchoEngine()
+    cfg = AnchorConfig(questions=str(general), limit=8, max_new_tokens=20)
+    targets, counts = sample_anchors(engine, cfg, tmp_path / "a.jsonl", seed=3)
+    assert counts == {"anchors": 8, "anchor_tokens": 8} and len(targets) == 8
+    p = engine.params[0]
+    assert (p.n, p.temperature, p.top_p, p.top_k, p.max_new_tokens, p.seed) == \
+        (1, 1.0, 1.0, 0, 20, 3)
+    assert all(t.chosen == "Question" and t.kind == "anchor" for t in targets)
+    capped, counts = sample_anchors(EchoEngine(), cfg, tmp_path / "b.jsonl", seed=3, cap=3)
+    assert counts["anchors"] == 3  # a run's --limit takes a quick look at the anchors too
+    again, _ = sample_anchors(EchoEngine(), cfg, tmp_path / "a.jsonl", seed=3)  # resumed
+    assert again == targets

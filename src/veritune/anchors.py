@@ -24,6 +24,7 @@ sample stage). Only ``train.backend: shared`` computes the term.
 
 from __future__ import annotations
 
+import hashlib
 import random
 from pathlib import Path
 from typing import Sequence
@@ -75,9 +76,13 @@ def check_anchor_file(cfg) -> Path:
 
 
 def anchor_questions(prompts: Sequence[str]) -> list[Question]:
-    """Question records for the sampling stage's code (no answers: nothing is judged)."""
-    return [Question(id=f"anchor-{i}", question=p, answers=[], domain="anchor",
-                     entity=f"anchor-{i}", split="train") for i, p in enumerate(prompts)]
+    """Question records for the sampling stage's code (no answers: nothing is judged); the id
+    is the prompt's hash, so a sample on disk always belongs to its prompt."""
+    def qid(p: str) -> str:
+        return "anchor-" + hashlib.sha1(p.encode("utf-8")).hexdigest()[:12]
+
+    return [Question(id=qid(p), question=p, answers=[], domain="anchor", entity=qid(p),
+                     split="train") for p in prompts]
 
 
 def anchor_targets(questions: Sequence[Question], samples: Sequence[Sample]) -> list[Pair]:
@@ -91,14 +96,17 @@ def anchor_targets(questions: Sequence[Question], samples: Sequence[Sample]) -> 
             for s in samples if s.question_id in by_id and s.text.strip()]
 
 
-def sample_anchors(engine, cfg, out_path: str | Path, seed: int) -> tuple[list[Pair], dict]:
+def sample_anchors(engine, cfg, out_path: str | Path, seed: int,
+                   cap: int | None = None) -> tuple[list[Pair], dict]:
     """Sample (resumably) the base model's answer to each anchor prompt of ``cfg``
-    (``AnchorConfig``) into ``out_path``; return the training targets and the counts."""
+    (``AnchorConfig``) into ``out_path``; return the training targets and the counts.
+    ``cap``: at most this many prompts whatever ``cfg.limit`` says (a run's ``--limit``)."""
     from veritune.engines import SamplingParams
     from veritune.jsonl import read_records
     from veritune.sample import sample_questions
 
-    questions = anchor_questions(read_prompts(cfg.questions, cfg.limit, seed))
+    limits = [x for x in (cfg.limit, cap) if x is not None]
+    questions = anchor_questions(read_prompts(cfg.questions, min(limits, default=None), seed))
     params = SamplingParams(n=1, temperature=1.0, top_p=1.0, top_k=0,
                             max_new_tokens=cfg.max_new_tokens, seed=seed)
     counts = sample_questions(engine, questions, params, out_path, PROMPT)

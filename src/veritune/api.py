@@ -37,7 +37,8 @@ PathLike = Union[str, Path]
 RUN_FILES = {"config": "config.yaml", "manifest": "manifest.json", "questions": "questions.jsonl",
              "samples": "samples.jsonl", "verdicts": "verdicts.jsonl", "pairs": "pairs.jsonl",
              "sft": "sft.jsonl", "pairs_trl": "pairs.trl.jsonl", "train_log": "train_log.jsonl",
-             "model": "model", "eval": "eval", "report": "report.md",
+             "anchor_samples": "anchor_samples.jsonl", "model": "model", "eval": "eval",
+             "report": "report.md",
              "report_html": "report.html"}
 
 

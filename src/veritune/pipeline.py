@@ -173,8 +173,8 @@ class Pipeline:
             outs.append(self.p("anchor_samples.jsonl"))
         if not self.store.begin("train", h, inputs, outs):
             return self.log("train: up to date")
-        anchors, anchor_counts = sample_anchors(self.engine(cfg.model.name), anchor,
-                                                outs[-1], cfg.seed) if anchor else ([], {})
+        anchors, anchor_counts = sample_anchors(self.engine(cfg.model.name), anchor, outs[-1],
+                                                cfg.seed, cfg.limit) if anchor else ([], {})
         self._engines.clear()
         pairs = read_records(inputs[0], Pair.from_dict, unique=False)
         sft = read_records(inputs[1], Pair.from_dict, unique=False)
