@@ -242,5 +242,7 @@ def test_sample_anchors_at_temperature_one_capped_by_a_run_limit(tmp_path):
     assert all(t.chosen == "Question" and t.kind == "anchor" for t in targets)
     capped, counts = sample_anchors(EchoEngine(), cfg, tmp_path / "b.jsonl", seed=3, cap=3)
     assert counts["anchors"] == 3  # a run's --limit takes a quick look at the anchors too
-    again, _ = sample_anchors(EchoEngine(), cfg, tmp_path / "a.jsonl", seed=3)  # resumed
-    assert again == targets
+    resumed = EchoEngine()
+    again, counts = sample_anchors(resumed, cfg, tmp_path / "a.jsonl", seed=3)
+    assert again == targets and not resumed.params  # read back, nothing drawn again
+    assert counts == {"anchors": 8, "anchor_tokens": 8}
