@@ -328,13 +328,15 @@ def train_dpo_shared(model, tokenizer, pairs: Sequence[Pair], cfg: TrainConfig, 
                 loss = losses.mean()
                 if with_sft:
                     loss = loss + cfg.sft_weight * sft_term(tok_lp, tok_mask)
+                (loss / len(micro_batches)).backward()  # the Trainer's scaling, short last step too
                 held = None
-                if anchored:
+                if anchored:  # its own backward: one graph in memory at a time (a 1.5B model
+                    # with LoRA under bf16 autocast holds a bf16 copy of its weights per graph)
                     idx_a = anchor_batch(anchor_order, micro_done, cfg.anchor.batch_size)
                     with mixed:
                         held = anchor_nll(model, [anchored[i] for i in idx_a], pad_id)
-                    loss = loss + weight * held
-                (loss / len(micro_batches)).backward()  # the Trainer's scaling, short last step too
+                    (weight * held / len(micro_batches)).backward()
+                    loss = loss.detach() + weight * held.detach()
                 step_loss += float(loss.detach()) / len(micro_batches)
                 window.add_micro(rc, rr, chosen, rejected, held)
                 micro_done += 1
