@@ -330,8 +330,8 @@ def train_dpo_shared(model, tokenizer, pairs: Sequence[Pair], cfg: TrainConfig, 
                     loss = loss + cfg.sft_weight * sft_term(tok_lp, tok_mask)
                 (loss / len(micro_batches)).backward()  # the Trainer's scaling, short last step too
                 held = None
-                if anchored:  # its own backward: one graph in memory at a time (a 1.5B model
-                    # with LoRA under bf16 autocast holds a bf16 copy of its weights per graph)
+                if anchored:  # its own backward: one graph in memory at a time (with both,
+                    # a 1.5B model with LoRA under bf16 autocast ran out of 24 GB)
                     idx_a = anchor_batch(anchor_order, micro_done, cfg.anchor.batch_size)
                     with mixed:
                         held = anchor_nll(model, [anchored[i] for i in idx_a], pad_id)
