@@ -97,6 +97,35 @@ def test_config_checks_and_hashes(tmp_path):
     with pytest.raises(InputError) as e:
         load_config(path)
     assert e.value.field == "train.anchor.weight"
+    path.write_text(yaml.safe_dump({"train": {"backend": "shared", "anchor": {
+        "questions": "g.jsonl", "backward": "both"}}}))
+    with pytest.raises(InputError, match="joint") as e:
+        load_config(path)
+    assert e.value.field == "train.anchor.backward"
+    # the default keeps the hashes of runs made before the option existed
+    joint = TrainConfig(backend="shared", anchor=AnchorConfig(questions="g.jsonl",
+                                                              backward="joint"))
+    assert config_hash(joint) == config_hash(anchored)
+
+
+def test_a_separate_backward_trains_as_the_joint_one(tmp_path, tiny_model_dir):
+    """``backward: separate`` (one graph in memory at a time) is the same gradient as the
+    joint backward: the same losses and weights up to float rounding."""
+    runs = {}
+    for mode in ("joint", "separate"):
+        cfg = config("dpo", backend="shared", learning_rate=3e-4, epochs=2.0, bf16=False,
+                     anchor=AnchorConfig(questions="unused-here", weight=2.0, batch_size=2,
+                                         backward=mode))
+        runs[mode] = train(str(tiny_model_dir), k_pairs(), [], cfg, tmp_path / mode, seed=0,
+                           anchors=_anchors())
+    joint, separate = (runs[m]["history"] for m in ("joint", "separate"))
+    for key in ("loss", "anchor/nll", "rewards/margins"):
+        assert [r[key] for r in joint if "loss" in r] == pytest.approx(
+            [r[key] for r in separate if "loss" in r], rel=1e-4, abs=1e-6)
+    a, b = (dict(runs[m]["model"].named_parameters()) for m in ("joint", "separate"))
+    start = dict(load_policy(str(tiny_model_dir))[0].named_parameters())
+    assert any(not torch.equal(a[k], start[k]) for k in a)  # it trained
+    assert all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
 
 
 def _anchors() -> list[Pair]:
@@ -187,9 +216,19 @@ def test_anchors_through_the_pipeline_on_the_embedded_model(tmp_path):
     assert counts["anchors"] == sum(bool(s["text"].strip()) for s in samples) > 0
     log = [json.loads(x) for x in (run_dir / "train_log.jsonl").read_text().splitlines()]
     assert all(math.isfinite(r["anchor/nll"]) for r in log if "loss" in r)
-    # a finished stage reads back; a changed anchor file trains again
+    # a finished stage reads back; another weight trains again on the same anchor answers;
+    # a changed anchor file samples and trains again
     again = CliRunner().invoke(app, ["run", str(path), "--stages", "train"])
     assert "train: up to date" in again.output
+    before = (run_dir / "anchor_samples.jsonl").read_bytes()
+    again = CliRunner().invoke(app, ["run", str(path), "--stages", "train",
+                                     "--set", "train.anchor.weight=2"])
+    assert again.exit_code == 0, again.output[-3000:] + repr(again.exception)
+    assert "anchors: up to date" in again.output and "train: up to date" not in again.output
+    assert (run_dir / "anchor_samples.jsonl").read_bytes() == before
+    stages = json.loads((run_dir / "manifest.json").read_text())["stages"]
+    assert stages["anchors"]["counts"] == {k: counts[k] for k in ("anchors", "anchor_tokens")}
+    assert stages["train"]["counts"]["anchors"] == counts["anchors"]
     general.write_text(json.dumps({"question": "Why do birds sing?"}) + "\n")
     again = CliRunner().invoke(app, ["run", str(path), "--stages", "train"])
     assert again.exit_code == 0 and "train: up to date" not in again.output

@@ -145,6 +145,11 @@ class AnchorConfig:
     weight: float = 1.0  # of the anchors' mean per-token NLL, beside the preference loss
     max_new_tokens: int = 32  # of each anchor answer (sampled at T=1, no top-p / top-k)
     batch_size: int = 4  # anchors beside each micro-batch of pairs (cycling through them)
+    # joint: one backward for the pairs' loss and the anchor term together (the kb and
+    # quickstart figures in docs/RESULTS.md); separate: the anchor's own backward after the
+    # pairs', so one graph is in memory at a time (what let a 1.5B model with LoRA train in
+    # 24 GB). The same gradient; the float sums differ, so the weights differ in the last bits.
+    backward: str = field(default="joint", metadata={"hash": "omit_if_default"})
 
 
 @dataclass

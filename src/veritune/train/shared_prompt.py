@@ -273,6 +273,7 @@ def train_dpo_shared(model, tokenizer, pairs: Sequence[Pair], cfg: TrainConfig, 
                 for a in anchors]
     anchor_order = random.Random(seed + 1).sample(range(len(anchored)), len(anchored))
     weight = cfg.anchor.weight if cfg.anchor is not None else 0.0
+    separate = bool(anchored) and cfg.anchor.backward == "separate"  # see AnchorConfig
     # bf16 mixed precision as TRL's default (and the Trainer's autocast): fp32 weights and
     # optimiser, bf16 matmuls; log-softmax stays fp32
     device_type = next(model.parameters()).device.type
@@ -328,15 +329,22 @@ def train_dpo_shared(model, tokenizer, pairs: Sequence[Pair], cfg: TrainConfig, 
                 loss = losses.mean()
                 if with_sft:
                     loss = loss + cfg.sft_weight * sft_term(tok_lp, tok_mask)
-                (loss / len(micro_batches)).backward()  # the Trainer's scaling, short last step too
                 held = None
-                if anchored:  # its own backward: one graph in memory at a time (with both,
-                    # a 1.5B model with LoRA under bf16 autocast ran out of 24 GB)
+                if anchored:
+                    if separate:  # the pairs' graph freed before the anchor's is built (with
+                        # both, a 1.5B model with LoRA under bf16 autocast ran out of 24 GB)
+                        (loss / len(micro_batches)).backward()
+                        loss = loss.detach()
                     idx_a = anchor_batch(anchor_order, micro_done, cfg.anchor.batch_size)
                     with mixed:
                         held = anchor_nll(model, [anchored[i] for i in idx_a], pad_id)
-                    (weight * held / len(micro_batches)).backward()
-                    loss = loss.detach() + weight * held.detach()
+                    term = weight * held
+                    if separate:
+                        (term / len(micro_batches)).backward()
+                        term = term.detach()
+                    loss = loss + term
+                if not separate:  # the Trainer's scaling, short last step too
+                    (loss / len(micro_batches)).backward()
                 step_loss += float(loss.detach()) / len(micro_batches)
                 window.add_micro(rc, rr, chosen, rejected, held)
                 micro_done += 1
