@@ -19,7 +19,10 @@ The prompts come from a file the user names (JSONL, one object a line with a ``q
 ``prompt`` field; or plain text, one prompt a line), asked as the user turn with no
 instruction around them. They should be general and should not be the tasks the guard
 scores. The samples are written to ``<run>/anchor_samples.jsonl`` (resumable, like the
-sample stage). Only ``train.backend: shared`` computes the term.
+sample stage) by the train stage's first step, which the manifest records as ``anchors``: it
+depends only on the base model, the prompts, ``limit``, ``max_new_tokens`` and the seed, so
+retraining with another weight or learning rate reads the answers back. Only
+``train.backend: shared`` computes the term.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from __future__ import annotations
 import hashlib
 import random
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from veritune.errors import InputError
 from veritune.jsonl import iter_json_lines
@@ -97,21 +100,53 @@ def anchor_targets(questions: Sequence[Question], samples: Sequence[Sample]) -> 
             for s in samples if s.question_id in by_id and s.text.strip()]
 
 
+def anchor_set(cfg, seed: int, cap: int | None = None) -> list[Question]:
+    """The anchor prompts of ``cfg`` (``AnchorConfig``) as question records: a seeded subset
+    of at most ``cfg.limit`` and ``cap`` (a run's ``--limit``) prompts."""
+    limits = [x for x in (cfg.limit, cap) if x is not None]
+    return anchor_questions(read_prompts(cfg.questions, min(limits, default=None), seed))
+
+
+def read_anchors(questions: Sequence[Question], out_path: str | Path) -> tuple[list[Pair], dict]:
+    """The training targets and counts of anchor answers already in ``out_path``."""
+    from veritune.jsonl import read_records
+
+    samples = read_records(out_path, Sample.from_dict)
+    targets = anchor_targets(questions, samples)
+    return targets, {"anchors": len(targets),
+                     "anchor_tokens": sum(s.n_tokens or 0 for s in samples)}
+
+
 def sample_anchors(engine, cfg, out_path: str | Path, seed: int,
                    cap: int | None = None) -> tuple[list[Pair], dict]:
     """Sample (resumably) the base model's answer to each anchor prompt of ``cfg``
     (``AnchorConfig``) into ``out_path``; return the training targets and the counts.
     ``cap``: at most this many prompts whatever ``cfg.limit`` says (a run's ``--limit``)."""
     from veritune.engines import SamplingParams
-    from veritune.jsonl import read_records
     from veritune.sample import sample_questions
 
-    limits = [x for x in (cfg.limit, cap) if x is not None]
-    questions = anchor_questions(read_prompts(cfg.questions, min(limits, default=None), seed))
+    questions = anchor_set(cfg, seed, cap)
     params = SamplingParams(n=1, temperature=1.0, top_p=1.0, top_k=0,
                             max_new_tokens=cfg.max_new_tokens, seed=seed)
     sample_questions(engine, questions, params, out_path, PROMPT, BATCH)
-    samples = read_records(out_path, Sample.from_dict)
-    targets = anchor_targets(questions, samples)
-    return targets, {"anchors": len(targets),
-                     "anchor_tokens": sum(s.n_tokens or 0 for s in samples)}
+    return read_anchors(questions, out_path)
+
+
+def anchor_stage(store, cfg, engine: Callable[[], object],
+                 log: Callable[[str], None]) -> tuple[list[Pair], dict]:
+    """The train stage's first step, with its own manifest entry (``anchors``) in ``store``
+    (a ``RunStore``): the base model's answers to the anchor prompts of ``cfg`` (a
+    ``RunConfig``). They depend on none of the other train settings, so a retrain with
+    another weight, learning rate or method reads them back. ``engine()`` loads the base."""
+    from veritune.runstore import StageConfig
+
+    anchor = cfg.train.anchor
+    out = store.path("anchor_samples.jsonl")
+    settings = {k: getattr(anchor, k) for k in ("questions", "limit", "max_new_tokens")}
+    h = StageConfig.of(settings, cfg.model, cfg.seed, cfg.limit)
+    if not store.begin("anchors", h, [Path(anchor.questions)], [out]):
+        log("anchors: up to date")
+        return read_anchors(anchor_set(anchor, cfg.seed, cfg.limit), out)
+    targets, counts = sample_anchors(engine(), anchor, out, cfg.seed, cfg.limit)
+    store.finish("anchors", counts)
+    return targets, counts

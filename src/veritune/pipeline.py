@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 from typing import Callable
 
-from veritune.anchors import check_anchor_file, sample_anchors
+from veritune.anchors import anchor_stage, check_anchor_file
 from veritune.config import RunConfig, hashable
 from veritune.data.questions import build_questions, limit_per_split
 from veritune.engines import SamplingParams, engine_from_config, scoring_config
@@ -170,11 +170,10 @@ class Pipeline:
         anchor = cfg.train.anchor  # the base model's answers to general prompts (anchors.py)
         if anchor:  # a bad file fails before any model loads
             inputs.append(check_anchor_file(anchor))
-            outs.append(self.p("anchor_samples.jsonl"))
         if not self.store.begin("train", h, inputs, outs):
             return self.log("train: up to date")
-        anchors, anchor_counts = sample_anchors(self.engine(cfg.model.name), anchor, outs[-1],
-                                                cfg.seed, cfg.limit) if anchor else ([], {})
+        anchors, anchor_counts = anchor_stage(self.store, cfg, lambda: self.engine(
+            cfg.model.name), self.log) if anchor else ([], {})
         self._engines.clear()
         pairs = read_records(inputs[0], Pair.from_dict, unique=False)
         sft = read_records(inputs[1], Pair.from_dict, unique=False)
