@@ -132,19 +132,22 @@ def sample_anchors(engine, cfg, out_path: str | Path, seed: int,
     return read_anchors(questions, out_path)
 
 
-def anchor_stage(store, cfg, engine: Callable[[], object],
+def anchor_key(cfg) -> dict:
+    """What of ``cfg`` (``AnchorConfig``) the anchor answers depend on (besides the base model,
+    the seed and a run's ``--limit``): not the weight, batch size or backward."""
+    return {k: getattr(cfg, k) for k in ("questions", "limit", "max_new_tokens")}
+
+
+def anchor_stage(store, stage_hash, cfg, engine: Callable[[], object],
                  log: Callable[[str], None]) -> tuple[list[Pair], dict]:
     """The train stage's first step, with its own manifest entry (``anchors``) in ``store``
-    (a ``RunStore``): the base model's answers to the anchor prompts of ``cfg`` (a
-    ``RunConfig``). They depend on none of the other train settings, so a retrain with
-    another weight, learning rate or method reads them back. ``engine()`` loads the base."""
-    from veritune.runstore import StageConfig
-
+    (a ``RunStore``; ``stage_hash`` of ``anchor_key``, the base model, seed and limit): the
+    base model's answers to the anchor prompts of ``cfg`` (a ``RunConfig``). They depend on
+    none of the other train settings, so a retrain with another weight, learning rate or
+    method reads them back. ``engine()`` loads the base model."""
     anchor = cfg.train.anchor
     out = store.path("anchor_samples.jsonl")
-    settings = {k: getattr(anchor, k) for k in ("questions", "limit", "max_new_tokens")}
-    h = StageConfig.of(settings, cfg.model, cfg.seed, cfg.limit)
-    if not store.begin("anchors", h, [Path(anchor.questions)], [out]):
+    if not store.begin("anchors", stage_hash, [Path(anchor.questions)], [out]):
         log("anchors: up to date")
         return read_anchors(anchor_set(anchor, cfg.seed, cfg.limit), out)
     targets, counts = sample_anchors(engine(), anchor, out, cfg.seed, cfg.limit)

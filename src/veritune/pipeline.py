@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 from typing import Callable
 
-from veritune.anchors import anchor_stage, check_anchor_file
+from veritune.anchors import anchor_key, anchor_stage, check_anchor_file
 from veritune.config import RunConfig, hashable
 from veritune.data.questions import build_questions, limit_per_split
 from veritune.engines import SamplingParams, engine_from_config, scoring_config
@@ -172,8 +172,9 @@ class Pipeline:
             inputs.append(check_anchor_file(anchor))
         if not self.store.begin("train", h, inputs, outs):
             return self.log("train: up to date")
-        anchors, anchor_counts = anchor_stage(self.store, cfg, lambda: self.engine(
-            cfg.model.name), self.log) if anchor else ([], {})
+        anchors, anchor_counts = anchor_stage(
+            self.store, self.hash(anchor_key(anchor), cfg.model, cfg.seed, cfg.limit), cfg,
+            lambda: self.engine(cfg.model.name), self.log) if anchor else ([], {})
         self._engines.clear()
         pairs = read_records(inputs[0], Pair.from_dict, unique=False)
         sft = read_records(inputs[1], Pair.from_dict, unique=False)
