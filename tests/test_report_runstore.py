@@ -228,3 +228,18 @@ def test_report_without_eval(tmp_path):
     text = write_report(run_dir).read_text(encoding="utf-8")
     assert text.startswith("# veritune run: fresh")
     assert "Evaluation" not in text and not (run_dir / "figures").exists()
+
+
+def test_a_stage_run_inside_another_is_not_timed_twice(run, monkeypatch):
+    store, src = run
+    now = [0.0]
+    monkeypatch.setattr("veritune.runstore.time.perf_counter", lambda: now[0])
+    store.begin("train", "h1", [src], [])
+    now[0] = 1.0
+    store.begin("anchors", "h2", [src], [])
+    now[0] = 31.0
+    store.finish("anchors", {})
+    store.restart_clock("train")
+    now[0] = 36.0
+    store.finish("train", {})
+    assert store.seconds() == {"train": 5.0, "anchors": 30.0}

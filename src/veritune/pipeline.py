@@ -175,6 +175,7 @@ class Pipeline:
         anchors, anchor_counts = anchor_stage(
             self.store, self.hash(anchor_key(anchor), cfg.model, cfg.seed, cfg.limit), cfg,
             lambda: self.engine(cfg.model.name), self.log) if anchor else ([], {})
+        self.store.restart_clock("train")  # the anchors step has its own seconds
         self._engines.clear()
         pairs = read_records(inputs[0], Pair.from_dict, unique=False)
         sft = read_records(inputs[1], Pair.from_dict, unique=False)
