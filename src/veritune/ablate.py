@@ -146,7 +146,8 @@ def summarize_ablations(base: RunConfig, variants: dict[str, RunConfig]) -> dict
     for row in summary["rows"]:
         cfg = variants.get(row["model"])
         row["description"] = cfg.description if cfg else "the base model, untuned"
-        row["train_seconds"] = _stage_seconds(cfg.run_dir, ("pairs", "anchors", "train")) if cfg else 0.0
+        row["train_seconds"] = (_stage_seconds(cfg.run_dir, ("pairs", "anchors", "train"))
+                                if cfg else 0.0)
         row["pairs"] = _pairs_count(cfg.run_dir) if cfg else 0
         row["question_fraction"] = cfg.pairs.question_fraction if cfg else None
         row["method"] = cfg.train.method if cfg else None
