@@ -28,7 +28,7 @@ from veritune.data import kb_questions, load_questions
 from veritune.data.kb import KB_RELATIONS
 from veritune.data.kb_hard import HARD_RELATIONS
 from veritune.suite import model_label
-from veritune.tasks import find_data, package_file
+from veritune.tasks import find_data, package_file, seeded_subset
 
 OUT = Path("benchmarks/results/premise")
 SETTINGS = {"eval.best_of_n": 8, "sample.temperature": 1.4, "sample.top_p": 0.9,
@@ -69,6 +69,8 @@ def main() -> None:
     ap.add_argument("--model", action="append", required=True)
     ap.add_argument("--set", dest="sets", action="append", default=None)
     ap.add_argument("--limit", type=int, default=None, help="at most N questions a set")
+    ap.add_argument("--per-domain", type=int, default=None,
+                    help="at most N questions a domain (a seeded subset; the kb relations)")
     args = ap.parse_args()
     cfg = veritune.load_config(None, SETTINGS)
     table_path = OUT / "table.json"
@@ -76,6 +78,10 @@ def main() -> None:
     for model in args.model:
         for name in args.sets or ["nq_dev", "nq_test", "kb", "kb_hard"]:
             label, questions = question_set(name)
+            if args.per_domain:
+                questions = [q for d in dict.fromkeys(q.domain for q in questions)
+                             for q in seeded_subset([x for x in questions if x.domain == d],
+                                                    args.per_domain, 0)]
             if args.limit:
                 questions = questions[:args.limit]
             key = f"{model_label(model)}__{label}"
