@@ -4,11 +4,13 @@ share of samples the judge calls correct, greedy accuracy, and identical greedy 
     python benchmarks/bf16_quality.py   # writes benchmarks/results/bf16_quality.json
 """
 import json
+
 from veritune.data import kb_questions
 from veritune.engines import SamplingParams
 from veritune.engines.hf import HFEngine
 from veritune.judge import LexicalJudge
 from veritune.prompts import question_messages
+
 qs_all = kb_questions(seed=0)
 qs = qs_all[::5][:64]
 judge = LexicalJudge.for_questions(qs_all)

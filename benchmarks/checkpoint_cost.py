@@ -24,8 +24,8 @@ from veritune.config import LoraConfig, TrainConfig
 from veritune.records import Pair
 from veritune.train import load_policy, peft_config
 from veritune.train.checkpoint import StepCheckpoints
+from veritune.train.prompt_sharing import answer_logps, encode_pair
 from veritune.train.schedule import make_scheduler
-from veritune.train.shared_prompt import answer_logps, encode_pair
 
 FACTS = [("What is the capital of France?", "Paris", "Lyon"),
          ("What is the chemical symbol of iron?", "Fe", "Ir"),

@@ -55,7 +55,7 @@ def load(pairs_file: str, n: int):
 
 
 def veritune_batches(pairs, tok, cfg) -> list[list[int]]:
-    from veritune.train.shared_prompt import batch_order, encode_pair
+    from veritune.train.prompt_sharing import batch_order, encode_pair
 
     encoded = [encode_pair(tok, p, cfg.max_length) for p in pairs]
     return batch_order(encoded, cfg.batch_size, cfg.epochs, 0, cfg.group_by_prompt)
@@ -69,7 +69,7 @@ def sequence_tokens(pairs_file: str, n: int) -> int:
     from transformers import AutoTokenizer
 
     from veritune.engines.embedded import resolve_model
-    from veritune.train.shared_prompt import encode_pair
+    from veritune.train.prompt_sharing import encode_pair
 
     tok = AutoTokenizer.from_pretrained(resolve_model("embedded"))
     return sum(2 * len(e.prompt) + len(e.chosen) + len(e.rejected)
@@ -84,7 +84,7 @@ def gradients(pairs_file: str) -> dict:
 
     from veritune.train import load_policy
     from veritune.train.losses import dpo_loss
-    from veritune.train.shared_prompt import answer_logps, encode_pair, reference_logps
+    from veritune.train.prompt_sharing import answer_logps, encode_pair, reference_logps
 
     pairs = load(pairs_file, 8)
     model, tok = load_policy("embedded")
@@ -120,8 +120,8 @@ def worker(kind: str, pairs_file: str, n: int) -> dict:
     import torch
 
     from veritune.config import LoraConfig, TrainConfig
-    from veritune.train import peft_config, load_policy
-    from veritune.train.shared_prompt import train_dpo_shared
+    from veritune.train import load_policy, peft_config
+    from veritune.train.prompt_sharing import PromptSharingDPO
 
     pairs = load(pairs_file, n)
     model, tok = load_policy("embedded")
@@ -153,7 +153,7 @@ def worker(kind: str, pairs_file: str, n: int) -> dict:
 
                 torch.manual_seed(0)  # the adapters' initialisation, as train() seeds it
                 model = get_peft_model(model, peft)
-            history = train_dpo_shared(model, tok, pairs, cfg, seed=0)
+            history = PromptSharingDPO(model, tok, pairs, cfg, seed=0).run()
         seconds = time.perf_counter() - start
     steps = [h for h in history if "loss" in h]
     return {"run": kind, "pairs": len(pairs), "seconds": round(seconds, 2),

@@ -17,7 +17,7 @@ import torch
 
 from veritune.config import ModelConfig
 from veritune.engines import engine_from_config
-from veritune.guard import run_guard
+from veritune.stages.guard import run_guard
 
 
 def main() -> None:

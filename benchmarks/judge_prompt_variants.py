@@ -25,7 +25,7 @@ from veritune.engines.hf import HFEngine  # noqa: E402
 from veritune.judge import LexicalJudge  # noqa: E402
 from veritune.judge.bench import load_labels  # noqa: E402
 from veritune.judge.llm import p_correct  # noqa: E402
-from veritune.judge.prompts import RULES_EN, build_prompt, fence  # noqa: E402
+from veritune.judge.templates import RULES_EN, build_prompt, fence  # noqa: E402
 
 EXAMPLES = [  # (question, answer, candidate, correct?)
     ("What is the capital of Australia?", "Canberra",

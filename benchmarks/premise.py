@@ -27,7 +27,7 @@ import veritune
 from veritune.data import kb_questions, load_questions
 from veritune.data.kb import KB_RELATIONS
 from veritune.data.kb_hard import HARD_RELATIONS
-from veritune.suite import model_label
+from veritune.stages.suite import model_label
 from veritune.tasks import find_data, package_file, seeded_subset
 
 OUT = Path("benchmarks/results/premise")

@@ -32,14 +32,14 @@ import torch
 
 from veritune.config import EvalConfig, load_config
 from veritune.data import kb_questions
-from veritune.engines import SamplingParams, engine_from_config
 from veritune.dtype import NATIVE_BF16_FLAGS, cpu_flags
+from veritune.engines import SamplingParams, engine_from_config
 from veritune.engines.hf import HFEngine
-from veritune.evaluate import evaluate_questions
 from veritune.jsonl import read_records
 from veritune.judge import LexicalJudge
 from veritune.records import Sample
-from veritune.sample import sample_questions
+from veritune.stages.sample import sample_questions
+from veritune.tasks.precise_qa import evaluate_questions
 
 QUICKSTART = dict(n=8, temperature=1.0, top_p=0.95, top_k=50, max_new_tokens=24)
 

@@ -24,8 +24,8 @@ from veritune.data import kb_questions
 from veritune.engines import SamplingParams
 from veritune.engines.hf import HFEngine
 from veritune.judge import LexicalJudge
-from veritune.pairs import build_pairs
 from veritune.records import Sample, Verdict
+from veritune.stages.pairs import build_pairs
 from veritune.train import load_policy, run_dpo
 
 

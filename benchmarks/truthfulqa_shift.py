@@ -25,8 +25,8 @@ import statistics
 from pathlib import Path
 
 from veritune.jsonl import iter_json_lines
-from veritune.pairs import HEDGE
-from veritune.seeds import parse_seeds
+from veritune.pipeline.seeds import parse_seeds
+from veritune.stages.pairs import HEDGE
 from veritune.tasks.truthfulqa_mc import default_data, load_truthfulqa
 
 

@@ -126,3 +126,16 @@ def kb_questions_file(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("kb") / "questions.jsonl"
     write_records(path, questions)
     return path
+
+
+def run_one(cfg, stage, log=lambda line: None):
+    """Run one stage object on ``cfg``'s run directory through the pipeline's bookkeeping
+    (skip when up to date, record in the manifest), as ``run_pipeline`` runs each stage."""
+    from veritune.pipeline import run_stage
+    from veritune.runs.store import RunStore
+    from veritune.stages import Context, RunPaths
+
+    store = RunStore(cfg.run_dir)
+    ctx = Context(cfg, RunPaths.of(cfg.run_dir), log, counts=store.counts)
+    run_stage(stage, ctx, store)
+    return ctx

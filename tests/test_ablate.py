@@ -11,10 +11,10 @@ import yaml
 from test_pairs import PROMPT, make
 from test_pipeline import invoke, pipeline_config
 
-from veritune.ablate import variant_files
+from veritune.pipeline.ablate import variant_files
 from veritune.config import PairsConfig, load_config
-from veritune.errors import InputError, VeritunError
-from veritune.pairs import build_pairs, keep_fraction
+from veritune.errors import InputError, VerituneError
+from veritune.stages.pairs import build_pairs, keep_fraction
 from veritune.records import Question
 
 REPO = Path(__file__).resolve().parents[1]
@@ -98,7 +98,7 @@ def test_shipped_ablations_load_and_differ_only_in_pairs_or_train():
         assert cfg.description, path
         for section in ("data", "sample", "judge", "eval", "model"):
             assert getattr(cfg, section) == getattr(base, section), (path, section)
-    with pytest.raises(VeritunError, match="no variant"):
+    with pytest.raises(VerituneError, match="no variant"):
         variant_files(REPO / "configs/ablations", only=["nope"])
 
 

@@ -10,11 +10,11 @@ from typer.testing import CliRunner
 
 from conftest import ANSWER_WORDS
 from veritune.analysis.knn import mutual_knn, prompt_representations
-from veritune.analysis.prompts import load_prompts
+from veritune.analysis.run import load_prompts
 from veritune.analysis.shift import shift_metrics, token_ranks
 from veritune.cli import app
 from veritune.engines.hf import HFEngine
-from veritune.errors import InputError, VeritunError
+from veritune.errors import InputError, VerituneError
 
 PROMPTS = [[{"role": "user", "content": f"Which continent is {c} in?"}]
            for c in ("France", "Kenya", "Japan", "Peru")]
@@ -79,7 +79,7 @@ def test_different_tokenizers_are_refused(tiny_model_dir):
             def get_vocab():
                 return {"a": 0}
 
-    with pytest.raises(VeritunError, match="tokenizer"):
+    with pytest.raises(VerituneError, match="tokenizer"):
         token_ranks(HFEngine(str(tiny_model_dir)), Other(), PROMPTS)
 
 
@@ -97,9 +97,9 @@ def test_mutual_knn_known_answers():
     pc = torch.stack([e[0], e[0] + 0.1 * e[1], e[2] + 0.1 * e[3], e[2]])
     assert mutual_knn(pa, pc, k=1) == 1.0  # same pairs, other widths would work too
     assert mutual_knn(pa, torch.cat([pa, torch.zeros(4, 3)], dim=1), k=2) == 1.0
-    with pytest.raises(VeritunError):
+    with pytest.raises(VerituneError):
         mutual_knn(pa, pa, k=4)
-    with pytest.raises(VeritunError):
+    with pytest.raises(VerituneError):
         mutual_knn(pa, pa[:3], k=1)
 
 

@@ -12,12 +12,13 @@ import yaml
 
 from test_shared_prompt import k_pairs
 from test_train import config, losses
-from veritune.anchors import anchor_questions, anchor_targets, read_prompts
-from veritune.config import AnchorConfig, TrainConfig, config_hash, load_config
+from veritune.stages.anchors import anchor_questions, anchor_targets, read_prompts
+from veritune.config import AnchorConfig, TrainConfig, load_config
+from veritune.runs.keys import config_hash
 from veritune.errors import InputError
 from veritune.records import Pair, Sample
 from veritune.train import load_policy, train
-from veritune.train.shared_prompt import anchor_batch, anchor_nll, encode_pair
+from veritune.train.prompt_sharing import anchor_batch, anchor_nll, encode_pair
 
 
 def test_prompts_from_jsonl_and_text(tmp_path):
@@ -237,7 +238,7 @@ def test_anchors_through_the_pipeline_on_the_embedded_model(tmp_path):
 
 
 def test_a_bad_anchor_file_fails_before_training(tmp_path):
-    from veritune.pipeline import Pipeline
+    from veritune.pipeline import run_pipeline
 
     bad = tmp_path / "general.jsonl"
     bad.write_text('{"question": "fine"}\n{"q": "wrong key"}\n')
@@ -245,9 +246,8 @@ def test_a_bad_anchor_file_fails_before_training(tmp_path):
     path.write_text(yaml.safe_dump({"name": "x", "runs_dir": str(tmp_path / "runs"),
                                     "train": {"backend": "shared",
                                               "anchor": {"questions": str(bad)}}}))
-    pipe = Pipeline(load_config(path), log=lambda s: None)
     with pytest.raises(InputError) as e:
-        pipe.train()
+        run_pipeline(load_config(path), ["train"], log=lambda s: None)
     assert e.value.line == 2 and e.value.field == "question"
 
 
@@ -267,7 +267,7 @@ class EchoEngine:
 
 
 def test_sample_anchors_at_temperature_one_capped_by_a_run_limit(tmp_path):
-    from veritune.anchors import sample_anchors
+    from veritune.stages.anchors import sample_anchors
 
     general = tmp_path / "general.txt"
     general.write_text("".join(f"Question number {i}?\n" for i in range(10)))

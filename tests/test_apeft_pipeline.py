@@ -119,6 +119,7 @@ def test_llm_extraction_uses_the_named_decomposer(tmp_path, answer_model_dir, mo
         return real(cfg, model)
 
     monkeypatch.setattr(engines, "engine_from_config", fake)
+    monkeypatch.setattr("veritune.stages.apeft.engine_from_config", fake)
     ood = tmp_path / "ood.txt"
     ood.write_text("Is the sun a star?\n")
     tree = apeft_config(answer_model_dir, tmp_path / "runs", ood, extraction="llm",

@@ -59,7 +59,7 @@ def test_every_public_name_resolves():
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         veritune.nope  # noqa: B018
     # the evaluation module and the API's evaluation function do not shadow each other
-    importlib.import_module("veritune.evaluate")
+    importlib.import_module("veritune.tasks.precise_qa")
     assert callable(veritune.evaluate_model)
 
 
@@ -72,7 +72,7 @@ def test_load_config_takes_a_mapping_or_cli_strings(tmp_path):
     assert a == b and a.sample.n == 3 and a.eval.splits == ["test", "validation"]
     with pytest.raises(veritune.InputError, match="sample.nn"):
         veritune.load_config(quickstart, {"sample.nn": 3})
-    with pytest.raises(veritune.VeritunError, match="unknown stage"):
+    with pytest.raises(veritune.VerituneError, match="unknown stage"):
         veritune.run(a, stages="data,smaple")
 
 

@@ -69,7 +69,7 @@ def test_compare_json_is_replaced_atomically(tmp_path, tiny_model_dir, monkeypat
         CliRunner().invoke(app, ["eval", str(cfg)], catch_exceptions=False)
     assert compare.read_text() == old  # never half a file
     assert no_temp_files(compare.parent)
-    from veritune.runlock import release_dir
+    from veritune.runs.lock import release_dir
 
     release_dir(run)
 
@@ -98,6 +98,6 @@ def test_export_trl_is_written_atomically(tmp_path, monkeypatch):
                            catch_exceptions=False)
     assert target.read_text() == "old export\n"
     assert no_temp_files(target.parent)
-    from veritune.runlock import release_dir
+    from veritune.runs.lock import release_dir
 
     release_dir(run)

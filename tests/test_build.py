@@ -9,12 +9,12 @@ import json
 
 import pytest
 
-from veritune.build.config import OTHERS, BuildConfig
-from veritune.build.entries import Entry, clean_description, filter_entries, read_entries
-from veritune.build.parse import ParseError, parse_domain, parse_quality, parse_questions
-from veritune.build.prompts import classification_prompt, generation_prompt, quality_prompt
-from veritune.build.rules import answer_leaked, question_key, rule_problem
-from veritune.build.split import split_by_entry
+from veritune.questionset.config import OTHERS, BuildConfig
+from veritune.questionset.entries import Entry, clean_description, filter_entries, read_entries
+from veritune.questionset.parse import ParseError, parse_domain, parse_quality, parse_questions
+from veritune.questionset.templates import classification_prompt, generation_prompt, quality_prompt
+from veritune.questionset.rules import answer_leaked, question_key, rule_problem
+from veritune.questionset.split import split_by_entry
 from veritune.config import load_config
 from veritune.errors import InputError
 from veritune.records import Question

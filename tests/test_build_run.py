@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from veritune.build import build_dataset
-from veritune.build.config import OTHERS, BuildConfig
+from veritune.questionset import build_dataset
+from veritune.questionset.config import OTHERS, BuildConfig
 from veritune.engines import Generation
 from veritune.errors import InputError
 from veritune.jsonl import read_records

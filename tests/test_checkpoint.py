@@ -22,11 +22,11 @@ from safetensors.torch import load_file
 from conftest import SUBPROCESS_ENV
 from test_shared_prompt import k_pairs
 from test_train import config, make_pairs
-from veritune.errors import VeritunError
+from veritune.errors import VerituneError
 from veritune.modelfiles import atomic_dir, check_model_dir
 from veritune.train import load_policy, save_model, train
 from veritune.train.checkpoint import TrainerCheckpoints, prepare
-from veritune.train.shared_prompt import train_dpo_shared
+from veritune.train.prompt_sharing import PromptSharingDPO
 
 
 class Stop(Exception):
@@ -42,8 +42,8 @@ def stop_at(step: int):
 
 def shared_run(model_dir, folder, cfg, log=None):
     model, tok = load_policy(str(model_dir))
-    history = train_dpo_shared(model, tok, make_pairs() + k_pairs(), cfg, seed=3, log=log,
-                               checkpoints=folder)
+    history = PromptSharingDPO(model, tok, make_pairs() + k_pairs(), cfg, seed=3, log=log,
+                               checkpoints=folder).run()
     return model, history
 
 
@@ -67,7 +67,7 @@ def test_lora_adapters_resume_too(tmp_path, tiny_model_dir):
     from peft import get_peft_model
 
     from veritune.config import LoraConfig
-    from veritune.train import peft_config
+    from veritune.train.policy import peft_config
 
     cfg = config("dpo", backend="shared", batch_size=2, save_steps=2, bf16=False,
                  learning_rate=1e-3, lora=LoraConfig(enabled=True, r=4, alpha=8, dropout=0.1))
@@ -76,7 +76,7 @@ def test_lora_adapters_resume_too(tmp_path, tiny_model_dir):
         model, tok = load_policy(str(tiny_model_dir))
         torch.manual_seed(0)  # the adapters' initial values (train() seeds before this too)
         model = get_peft_model(model, peft_config(cfg))
-        train_dpo_shared(model, tok, make_pairs(), cfg, seed=0, log=log, checkpoints=folder)
+        PromptSharingDPO(model, tok, make_pairs(), cfg, seed=0, log=log, checkpoints=folder).run()
         return {n: p.detach().clone() for n, p in model.named_parameters() if "lora" in n}
 
     whole = run(None)
@@ -134,13 +134,13 @@ def test_a_truncated_or_missing_weights_file_is_a_clear_error(tmp_path, tiny_mod
     weights = tmp_path / "model/model.safetensors"
     data = weights.read_bytes()
     weights.write_bytes(data[:len(data) // 2])
-    with pytest.raises(VeritunError, match="incomplete: model.safetensors is cut short"):
+    with pytest.raises(VerituneError, match="incomplete: model.safetensors is cut short"):
         check_model_dir(tmp_path / "model")
     weights.unlink()
-    with pytest.raises(VeritunError, match="model.safetensors is missing"):
+    with pytest.raises(VerituneError, match="model.safetensors is missing"):
         check_model_dir(tmp_path / "model")
     (tmp_path / "model/config.json").unlink()
-    with pytest.raises(VeritunError, match="config.json is missing"):
+    with pytest.raises(VerituneError, match="config.json is missing"):
         check_model_dir(tmp_path / "model")
 
 

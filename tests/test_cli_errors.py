@@ -18,7 +18,7 @@ from conftest import SUBPROCESS_ENV
 from typer.testing import CliRunner
 
 from veritune.cli import app
-from veritune.cli_errors import friendly
+from veritune.cli.errors import friendly
 
 GOOD_Q = {"id": "q1", "question": "What is the capital of France?", "answers": ["Paris"]}
 
@@ -109,7 +109,7 @@ def test_unexpected_error_is_one_line_and_a_traceback_file(tmp_path, monkeypatch
     def boom(run_dir):
         raise KeyError("per_domian")
 
-    monkeypatch.setattr("veritune.report.write_report", boom)
+    monkeypatch.setattr("veritune.report.markdown.write_report", boom)
     run = tmp_path / "run"
     run.mkdir()
     result = CliRunner().invoke(app, ["report", str(run)])
@@ -127,16 +127,16 @@ def test_unexpected_error_inside_a_run_writes_its_traceback_into_the_run(tmp_pat
     cfg = tmp_path / "c.yaml"
     cfg.write_text(f"name: x\nruns_dir: {tmp_path / 'runs'}\n", encoding="utf-8")
 
-    def boom(self):
+    def boom(self, ctx):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr("veritune.pipeline.Pipeline.data", boom)
+    monkeypatch.setattr("veritune.stages.data.DataStage.run", boom)
     result = CliRunner().invoke(app, ["data", str(cfg)])
     assert result.exit_code == 1 and "RuntimeError: disk on fire" in result.output
     errors = list((tmp_path / "runs/x/errors").iterdir())
     assert len(errors) == 1 and str(errors[0]) in result.output
     assert "disk on fire" in errors[0].read_text()
-    from veritune.runlock import release_dir
+    from veritune.runs.lock import release_dir
 
     release_dir(tmp_path / "runs/x")
 

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from veritune.cli import app
-from veritune.compare import compare_runs
+from veritune.pipeline.compare import compare_runs
 from veritune.errors import InputError
 
 

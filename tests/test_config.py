@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from veritune.config import (DEFAULT_PROMPT, hashable, LoraConfig, RunConfig, config_hash, dump_config,
-                             load_config)
+from veritune.config import (DEFAULT_PROMPT, LoraConfig, RunConfig, dump_config, load_config)
+from veritune.runs.keys import config_hash, hashable
 from veritune.errors import InputError
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"

@@ -7,14 +7,19 @@ from __future__ import annotations
 
 import json
 import subprocess
+import typing
 import sys
 from pathlib import Path
 
 import pytest
 from conftest import SUBPROCESS_ENV
 
-from veritune.config import JUDGE_NAMES, load_config
-from veritune.config_validate import DATA_FORMATS, DTYPES, ENGINES, RULES, SPLITS
+from veritune import registry
+from veritune.config import load_config
+from veritune.config.schema import DataConfig, ModelConfig
+
+DTYPES = typing.get_args(typing.get_type_hints(ModelConfig)["dtype"])
+DATA_FORMATS = typing.get_args(typing.get_type_hints(DataConfig)["format"])
 from veritune.errors import InputError
 from veritune.prompts import question_messages
 from veritune.records import Question
@@ -106,39 +111,41 @@ def test_shipped_configs_pass_validation():
         if "accelerate" in path.parts:
             continue
         if "build" in path.parts:
-            from veritune.build.config import BuildConfig
+            from veritune.questionset.config import BuildConfig
 
             load_config(path, cls=BuildConfig)
         else:
             load_config(path)
 
 
-def test_the_choices_match_the_registries_they_mirror():
-    import veritune.judge as judge
+def test_the_choices_come_from_the_registry_and_the_loaders():
     from veritune.data.loaders import FORMATS
-    from veritune.engines import ENGINES as ENGINE_REGISTRY
-    from veritune.records import SPLITS as RECORD_SPLITS
 
-    # the judge registry: JUDGES (KNOWN lists the names an engine builds, until one registry)
-    registry = set(judge.JUDGES) | set(getattr(judge, "KNOWN", ()))
-    assert set(JUDGE_NAMES) == registry
-    assert set(ENGINES) == set(ENGINE_REGISTRY)
+    assert DTYPES == ("auto", "float32", "bfloat16", "float16")
     assert set(DATA_FORMATS) == set(FORMATS)
-    assert set(SPLITS) == set(RECORD_SPLITS)
+    registry.register("engine", "toy", "veritune.engines.hf:HFEngine")
+    try:  # a registered name is a valid choice at once
+        assert load_config(None, ["model.engine=toy"]).model.engine == "toy"
+    finally:
+        registry.unregister("engine", "toy")
+    with pytest.raises(InputError, match="hf, openai, vllm"):
+        load_config(None, ["model.engine=toy"])
 
 
-def test_every_rule_names_a_real_key():
+def test_every_declared_check_belongs_to_a_real_key():
+    """Each key's check is a function of its own field (a check cannot name a key that does
+    not exist: it is the field's metadata)."""
     import dataclasses
 
-    import veritune.config as config
-    from veritune.build.config import BuildConfig
+    from veritune.config.reference import _sections
+    from veritune.config.schema import RunConfig
 
-    sections = {c.__name__: c for c in vars(config).values()
-                if isinstance(c, type) and dataclasses.is_dataclass(c)}
-    sections["BuildConfig"] = BuildConfig
-    for section, rules in RULES.items():
-        names = {f.name for f in dataclasses.fields(sections[section])}
-        assert set(rules) <= names, (section, set(rules) - names)
+    for _, cls, fields in _sections(RunConfig):
+        for f in fields:
+            assert f.metadata.get("help"), f"{cls.__name__}.{f.name} has no help"
+            check = f.metadata.get("check")
+            assert check is None or callable(check), (cls.__name__, f.name)
+            assert dataclasses.MISSING in (f.default, f.default_factory)  # one default
 
 
 # --- --set reads a value by the type of its key ------------------------------------------------

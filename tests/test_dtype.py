@@ -8,7 +8,8 @@ import dataclasses
 import pytest
 
 import veritune.dtype as dtype_mod
-from veritune.config import ModelConfig, RunConfig, config_hash, load_config
+from veritune.config import ModelConfig, RunConfig, load_config
+from veritune.runs.keys import config_hash
 from veritune.dtype import cpu_flags, hash_dtype, resolve_dtype
 from veritune.errors import InputError
 
@@ -129,18 +130,18 @@ def test_scoring_never_goes_below_the_stored_precision(native, tmp_path):
 
 def test_the_pipeline_samples_in_bf16_and_scores_in_the_stored_dtype(native, tiny_model_dir,
                                                                       tmp_path):
-    from veritune.pipeline import Pipeline
+    from veritune.stages import Context, RunPaths
 
     native(True)
     cfg = load_config(None, [f"model.name={tiny_model_dir}", "model.device=cpu",
                              f"runs_dir={tmp_path}", "name=p"])
-    pipe = Pipeline(cfg, log=lambda m: None)
-    assert pipe.engine(str(tiny_model_dir)).dtype == "bfloat16"  # sampling
-    assert pipe.scorer(str(tiny_model_dir)).dtype == "float32"  # the tiny model is stored fp32
+    ctx = Context(cfg, RunPaths.of(cfg.run_dir), log=lambda m: None)
+    assert ctx.engine(str(tiny_model_dir)).dtype == "bfloat16"  # sampling
+    assert ctx.scorer(str(tiny_model_dir)).dtype == "float32"  # the tiny model is stored fp32
     base = _folder(tmp_path, "bf16_base", "bfloat16")
-    assert pipe.model_config(base, scoring=True).dtype == "bfloat16"  # no tuned model yet
-    tuned = pipe.p("model")
+    assert ctx.model_config(base, scoring=True).dtype == "bfloat16"  # no tuned model yet
+    tuned = ctx.paths.model
     tuned.mkdir(parents=True)
     (tuned / "config.json").write_text('{"dtype": "float32"}')
-    assert pipe.model_config(base, scoring=True).dtype == "float32"  # scored as the fine-tune
-    assert pipe.model_config(base).dtype == "auto"  # sampling: bf16 where native
+    assert ctx.model_config(base, scoring=True).dtype == "float32"  # scored as the fine-tune
+    assert ctx.model_config(base).dtype == "auto"  # sampling: bf16 where native

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from veritune.evaluate import Example, compare, has_repetition, summarize, write_eval
+from veritune.tasks.precise_qa import Example, compare, has_repetition, summarize, write_eval
 
 
 def ex(id: str, label: str, domain: str = "geo", response: str = "Paris", n_tokens: int = 2,

@@ -117,7 +117,7 @@ def test_judge_on_any_record_files(q, s):
         (out / "verdicts.jsonl").write_bytes(EARLIER)
         run_cli("judge", "--questions", d / "q.jsonl", "--samples", d / "s.jsonl", "--out", out)
         assert (out / "verdicts.jsonl").read_bytes().startswith(EARLIER)
-        from veritune.runlock import release_dir
+        from veritune.runs.lock import release_dir
 
         release_dir(out)
 
@@ -138,7 +138,7 @@ def test_pairs_on_any_record_files(q, s, v):
                          d / "trl.jsonl")
         if result.exit_code:  # an error writes nothing
             assert (out / "pairs.jsonl").read_bytes() == b"earlier\n"
-        from veritune.runlock import release_dir
+        from veritune.runs.lock import release_dir
 
         release_dir(out)
 

@@ -3,39 +3,44 @@ alone missed retrained weights: a changed train.method kept the old stage entry)
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
-import veritune.guard
+from veritune import registry
+
+import veritune.stages.guard
+from conftest import run_one
 from veritune.config import load_config
-from veritune.pipeline import Pipeline
+from veritune.stages.guard import GuardStage
 
 
 def test_guard_stage_follows_the_tuned_weights(tmp_path, monkeypatch):
     calls = []
 
-    def fake_run_guard(models, spec, out_dir, make_engine, **kw):
+    def fake_run_guard(cfg, models, out_dir, make_engine, *args, **kw):
         calls.append(dict(models))
         out_dir.mkdir(parents=True, exist_ok=True)
         result = {"tasks": {"nq_open": {"metric": "accuracy", "change": 0.01 * len(calls)}}}
         (out_dir / "compare.json").write_text(json.dumps(result))
         return result
 
-    monkeypatch.setattr(veritune.guard, "run_guard", fake_run_guard)
+    monkeypatch.setattr(veritune.stages.guard, "run_guard", fake_run_guard)
     cfg = load_config(None, ["eval.guard=default", f"runs_dir={tmp_path}", "name=g"])
-    pipe = Pipeline(cfg, log=lambda m: None)
-    model = pipe.p("model")
+    model = cfg.run_dir / "model"
     model.mkdir(parents=True)
     (model / "model.safetensors").write_bytes(b"weights one")
-    pipe.p("questions.jsonl").write_text("")
-    models = {"base": "embedded", "tuned": str(model)}
+    (cfg.run_dir / "questions.jsonl").write_text("")
+    compare = cfg.run_dir / "eval" / "guard" / "compare.json"
 
-    first = pipe.guard(models)
-    again = pipe.guard(models)
-    assert len(calls) == 1 and again == first  # up to date: read back, not recomputed
+    run_one(cfg, GuardStage())
+    first = json.loads(compare.read_text())
+    run_one(cfg, GuardStage())
+    assert len(calls) == 1 and json.loads(compare.read_text()) == first  # up to date
+    assert calls[0] == {"base": "embedded", "tuned": str(model)}
     (model / "model.safetensors").write_bytes(b"weights two")  # retrained
-    third = pipe.guard(models)
-    assert len(calls) == 2 and third["tasks"]["nq_open"]["change"] == 0.02
-    entry = json.loads((pipe.p("manifest.json")).read_text())["stages"]["eval/guard"]
+    run_one(cfg, GuardStage())
+    assert len(calls) == 2 and json.loads(compare.read_text())["tasks"]["nq_open"]["change"] == 0.02
+    entry = json.loads((cfg.run_dir / "manifest.json").read_text())["stages"]["eval/guard"]
     assert entry["status"] == "done" and "model" in entry["inputs"]
 
 
@@ -44,19 +49,19 @@ def test_guard_stage_reruns_when_the_models_precision_changes(tmp_path, monkeypa
     the tasks, limit, judge and data seed, so the old scores were read back)."""
     calls = []
 
-    def fake_run_guard(models, spec, out_dir, make_engine, settings=None, **kw):
+    def fake_run_guard(cfg, models, out_dir, make_engine, *args, settings=None, **kw):
         calls.append({m: settings(m)["dtype"] for m in models.values()})
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "compare.json").write_text(json.dumps({"tasks": {}}))
         return {"tasks": {}}
 
-    monkeypatch.setattr(veritune.guard, "run_guard", fake_run_guard)
+    monkeypatch.setattr(veritune.stages.guard, "run_guard", fake_run_guard)
     for dtype in ("float32", "float32", "bfloat16"):
         cfg = load_config(None, ["eval.guard=default", f"runs_dir={tmp_path}", "name=g",
                                  f"model.dtype={dtype}"])
-        pipe = Pipeline(cfg, log=lambda m: None)
-        pipe.p("questions.jsonl").write_text("")
-        pipe.guard({"base": "embedded"})
+        cfg.run_dir.mkdir(parents=True, exist_ok=True)
+        (cfg.run_dir / "questions.jsonl").write_text("")
+        run_one(cfg, GuardStage())
     assert calls == [{"embedded": "float32"}, {"embedded": "bfloat16"}]
 
 
@@ -68,26 +73,28 @@ def test_guard_stage_reruns_when_a_task_metric_or_version_changes(tmp_path, monk
 
     calls = []
 
-    def fake_run_guard(models, spec, out_dir, make_engine, **kw):
+    def fake_run_guard(cfg, models, out_dir, make_engine, *args, **kw):
         calls.append(1)
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "compare.json").write_text(json.dumps({"tasks": {}}))
         return {"tasks": {}}
 
-    monkeypatch.setattr(veritune.guard, "run_guard", fake_run_guard)
+    monkeypatch.setattr(veritune.stages.guard, "run_guard", fake_run_guard)
     cfg = load_config(None, ["eval.guard=default", f"runs_dir={tmp_path}", "name=g"])
 
     def run():
-        pipe = Pipeline(cfg, log=lambda m: None)
-        pipe.p("questions.jsonl").write_text("")
-        pipe.guard({"base": "embedded"})
+        cfg.run_dir.mkdir(parents=True, exist_ok=True)
+        (cfg.run_dir / "questions.jsonl").write_text("")
+        run_one(cfg, GuardStage())
 
     run()
     run()
     assert len(calls) == 1
-    monkeypatch.setitem(veritune.guard.DEFAULT_GUARD, "halueval_qa", ("forced_accuracy", 100))
+    monkeypatch.setitem(veritune.stages.guard.DEFAULT_GUARD, "halueval_qa", ("forced_accuracy", 100))
     run()
     assert len(calls) == 2
-    monkeypatch.setattr(halueval, "VERSION", halueval.VERSION + 1)
+    monkeypatch.setattr(halueval, "TASK", dataclasses.replace(halueval.TASK,
+                                                             version=halueval.VERSION + 1))
+    monkeypatch.setitem(registry._LOADED, ("task", "halueval_qa"), halueval.TASK)
     run()
     assert len(calls) == 3

@@ -87,7 +87,7 @@ def test_no_other_json_lines_reader_in_the_source():
 
 def test_manifest_keeps_each_stages_config_and_config_yaml_says_what_changed(tmp_path):
     from veritune.cli import app
-    from veritune.runlock import release_dir
+    from veritune.runs.lock import release_dir
 
     cfg = tmp_path / "c.yaml"
     cfg.write_text(yaml.safe_dump({"name": "m", "runs_dir": str(tmp_path / "runs"), "seed": 1,

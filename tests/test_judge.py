@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from veritune.errors import VeritunError
-from veritune.judge import JUDGES, Judgement, LexicalJudge, make_judge
+from veritune.errors import VerituneError
+from veritune import registry
+from veritune.judge import Judgement, LexicalJudge
 from veritune.judge.lexical import answer_statement
 from veritune.judge.normalize import normalize, split_sentences
 from veritune.records import Question
@@ -231,17 +232,16 @@ def test_split_and_answer_statement():
     assert answer_statement("Great question! Answer: Canberra. Yes.") == "Canberra."
 
 
-def test_make_judge():
-    assert isinstance(make_judge("lexical"), LexicalJudge)
-    assert make_judge("lexical").name == "lexical"
-    assert "lexical" in JUDGES
-    judge = make_judge("lexical", competitors={"d": ["x"]})
-    assert judge.competitors == {"d": ("x",)}
+def test_the_registry_builds_judges():
+    assert registry.get("judge", "lexical") is LexicalJudge
+    assert "lexical" in registry.names("judge")
+    judge = registry.get("judge", "lexical")(competitors={"d": ["x"]})
+    assert judge.competitors == {"d": ("x",)} and judge.name == "lexical"
 
 
-def test_make_judge_unknown_name():
-    with pytest.raises(VeritunError, match="lexical") as info:
-        make_judge("nope")
+def test_an_unknown_judge_name_lists_the_known_ones():
+    with pytest.raises(VerituneError, match="lexical") as info:
+        registry.get("judge", "nope")
     assert "nope" in str(info.value)
 
 

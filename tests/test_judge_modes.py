@@ -10,10 +10,11 @@ import sqlite3
 import pytest
 
 from veritune.config import load_config
-from veritune.errors import InputError, VeritunError
-from veritune.judge import JUDGES, EnsembleJudge, LexicalJudge, LLMJudge, build_judge
+from veritune.errors import InputError, VerituneError
+from veritune import registry
+from veritune.judge import EnsembleJudge, LexicalJudge, LLMJudge, build_judge
 from veritune.judge.llm import JudgeCache, p_correct
-from veritune.judge.prompts import SCORE_CHOICES, build_prompt, fence
+from veritune.judge.templates import SCORE_CHOICES, build_prompt, fence
 from veritune.records import LABELS, Question
 
 Q = Question(id="q1", question="What is the capital of Australia?", answers=["Canberra"])
@@ -114,13 +115,13 @@ def test_p_correct():
 
 
 def test_unknown_mode_and_engine_without_scores_are_clear_errors():
-    with pytest.raises(VeritunError, match="modes: generate, score"):
+    with pytest.raises(VerituneError, match="modes: generate, score"):
         LLMJudge(ScoringEngine(), mode="vote")
 
     class GenerateOnly:
         name, model_name = "gen", "gen"
 
-    with pytest.raises(VeritunError, match="choice_logprobs"):
+    with pytest.raises(VerituneError, match="choice_logprobs"):
         LLMJudge(GenerateOnly(), mode="score")
 
 
@@ -135,7 +136,7 @@ def test_judge_config_is_validated_at_load_time(override, key):
 
 
 def test_one_registry_and_build_judge_reads_mode_and_threshold(tmp_path, tiny_model_dir):
-    assert set(JUDGES) == {"lexical", "llm", "ensemble"}
+    assert set(registry.names("judge")) == {"lexical", "llm", "ensemble"}
     cfg = load_config(None, ["judge.name=ensemble", "judge.mode=score", "judge.threshold=0.7",
                              f"judge.model.name={tiny_model_dir}", f"runs_dir={tmp_path}"])
     judge = build_judge(cfg, [Q])
@@ -201,7 +202,7 @@ def test_openai_and_vllm_read_choice_logprobs(monkeypatch):
     top = [{"token": " Yes", "logprob": -0.1}, {"token": "No", "logprob": -2.3},
            {"token": "Yes", "logprob": -4.0}]
     assert choices_from_top(top, ["Yes", "No", "Maybe"]) == [-0.1, -2.3, -math.inf]
-    with pytest.raises(VeritunError, match="logprobs"):
+    with pytest.raises(VerituneError, match="logprobs"):
         top_logprobs_of({"choices": [{"message": {"content": "Yes"}}]})
     engine = OpenAIEngine("judge")
     sent = []

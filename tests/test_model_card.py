@@ -8,7 +8,7 @@ from huggingface_hub import ModelCard, ModelCardData, metadata_load
 from huggingface_hub.repocard_data import eval_results_to_model_index, model_index_to_eval_results
 
 from veritune.config import LoraConfig, TrainConfig
-from veritune.train.card import describe_source, write_model_card
+from veritune.report.card import describe_source, write_model_card
 
 COMPARE = {"test": {"n": 120, "accuracy_before": 0.358, "accuracy_after": 0.407,
                     "wrong_to_right": 12, "right_to_wrong": 6, "mcnemar_p": 0.238},

@@ -17,7 +17,7 @@ import pytest
 
 from veritune.engines import SamplingParams
 from veritune.engines.openai import OpenAIEngine, backoff_seconds
-from veritune.errors import VeritunError
+from veritune.errors import VerituneError
 
 PROMPTS = [[{"role": "user", "content": f"Answer with just the answer. {q}"}]
            for q in ("What is the capital of France?", "What is the chemical symbol of iron?",
@@ -102,7 +102,7 @@ def test_max_tokens_sets_truncated(server, embedded_dir):
 def test_unreachable_server_is_a_clear_error_after_retries(monkeypatch):
     monkeypatch.setattr("veritune.engines.openai.time.sleep", lambda s: None)
     engine = OpenAIEngine("m", base_url=f"http://127.0.0.1:{free_port()}/v1", max_retries=2)
-    with pytest.raises(VeritunError, match="after 3 tries"):
+    with pytest.raises(VerituneError, match="after 3 tries"):
         engine.generate(PROMPTS[:1], SamplingParams())
 
 
@@ -114,12 +114,12 @@ def test_backoff_grows_and_is_capped():
 
 
 def test_loglikelihood_is_refused_clearly():
-    with pytest.raises(VeritunError, match="use engine: hf"):
+    with pytest.raises(VerituneError, match="use engine: hf"):
         OpenAIEngine("m").loglikelihood([])
 
 
 def test_top_k_is_refused_unless_the_server_takes_it():
-    with pytest.raises(VeritunError, match="sample.top_k: 0"):
+    with pytest.raises(VerituneError, match="sample.top_k: 0"):
         OpenAIEngine("m").generate(PROMPTS[:1], SamplingParams(temperature=1.0, top_k=50))
 
 

@@ -14,10 +14,10 @@ import pytest
 
 from veritune.engines import SamplingParams
 from veritune.engines.openai import OpenAIEngine
-from veritune.errors import VeritunError
+from veritune.errors import VerituneError
 from veritune.jsonl import read_records
 from veritune.records import Question, Sample
-from veritune.sample import sample_questions
+from veritune.stages.sample import sample_questions
 
 GOOD = {"choices": [{"message": {"role": "assistant", "content": "Paris"},
                      "finish_reason": "stop"}], "usage": {"completion_tokens": 1}}
@@ -94,14 +94,14 @@ def test_a_500_then_success_is_retried(serve):
 def test_persistent_bad_replies_end_in_one_clear_error(serve, reply, message):
     server = serve(lambda i: reply)
     engine = OpenAIEngine("m", base_url=server.url, max_retries=2)
-    with pytest.raises(VeritunError, match=rf"{message}.*after 3 tries"):
+    with pytest.raises(VerituneError, match=rf"{message}.*after 3 tries"):
         engine.generate(PROMPT, SamplingParams())
     assert server.requests == 3
 
 
 def test_a_client_error_is_not_retried(serve):
     server = serve(lambda i: (400, b'{"detail": "bad model"}'))
-    with pytest.raises(VeritunError, match="HTTP 400"):
+    with pytest.raises(VerituneError, match="HTTP 400"):
         OpenAIEngine("m", base_url=server.url, max_retries=3).generate(PROMPT, SamplingParams())
     assert server.requests == 1
 
@@ -109,7 +109,7 @@ def test_a_client_error_is_not_retried(serve):
 def test_timeouts_are_retried_then_reported(serve):
     server = serve(lambda i: ("sleep", 1.0))
     engine = OpenAIEngine("m", base_url=server.url, timeout=0.2, max_retries=1)
-    with pytest.raises(VeritunError, match="after 2 tries"):
+    with pytest.raises(VerituneError, match="after 2 tries"):
         engine.generate(PROMPT, SamplingParams())
 
 
@@ -119,7 +119,7 @@ def test_records_written_before_a_failure_stay(serve, tmp_path):
                  for i in range(4)]
     engine = OpenAIEngine("m", base_url=server.url, concurrency=1, max_retries=1)
     out = tmp_path / "samples.jsonl"
-    with pytest.raises(VeritunError):
+    with pytest.raises(VerituneError):
         sample_questions(engine, questions, SamplingParams(n=1, temperature=1.0), out,
                          prompt="{question}", batch_size=1)
     kept = read_records(out, Sample.from_dict)

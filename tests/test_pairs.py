@@ -7,7 +7,7 @@ import itertools
 import pytest
 
 from veritune.config import PairsConfig
-from veritune.pairs import build_pairs, pair_stats, split_by_label
+from veritune.stages.pairs import build_pairs, pair_stats, split_by_label
 from veritune.records import Pair, Question, Sample, Verdict
 
 PROMPT = "Answer with just the answer. {question}"
@@ -254,5 +254,5 @@ def test_drop_hedged_rejected_keeps_negating_answers_out_of_rejected():
     assert sorted(pair_indices(pairs)) == [(0, 2), (4, 2)]
     assert sorted(p.chosen_index for p in sft) == [0, 4]
     # "nothing", "none", "notable": whole words only
-    from veritune.pairs import hedges
+    from veritune.stages.pairs import hedges
     assert hedges("None of them") and hedges("I DON'T know") and not hedges("a notable city")

@@ -48,7 +48,7 @@ def test_the_kv_cache_goes_by_the_name_transformers_expects(tiny_model_dir):
 
     from test_shared_prompt import k_pairs
     from veritune.train import load_policy
-    from veritune.train.shared_prompt import answer_logps, encode_pair
+    from veritune.train.prompt_sharing import answer_logps, encode_pair
 
     engine = HFEngine(str(tiny_model_dir))
     engine.share_prefix = True

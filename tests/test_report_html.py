@@ -18,8 +18,8 @@ from html.parser import HTMLParser
 import pytest
 
 from veritune.errors import InputError
-from veritune.report import write_report
-from veritune.report_html import write_html_report
+from veritune.report.markdown import write_report
+from veritune.report.html import write_html_report
 
 PNG = b"\x89PNG\r\n\x1a\n"
 VOID = {"meta", "img", "br", "hr", "link", "input", "col", "wbr"}

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from veritune.report import write_report
-from veritune.runstore import RunStore, file_hash
+from veritune.report.markdown import write_report
+from veritune.runs.store import RunStore, file_hash
 
 
 @pytest.fixture
@@ -233,7 +233,7 @@ def test_report_without_eval(tmp_path):
 def test_a_stage_run_inside_another_is_not_timed_twice(run, monkeypatch):
     store, src = run
     now = [0.0]
-    monkeypatch.setattr("veritune.runstore.time.perf_counter", lambda: now[0])
+    monkeypatch.setattr("veritune.runs.store.time.perf_counter", lambda: now[0])
     store.begin("train", "h1", [src], [])
     now[0] = 1.0
     store.begin("anchors", "h2", [src], [])

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from conftest import SUBPROCESS_ENV
 
-from veritune.errors import VeritunError
-from veritune.runlock import LOCK_NAME, lock_dir, release_dir
+from veritune.errors import VerituneError
+from veritune.runs.lock import LOCK_NAME, lock_dir, release_dir
 
-HOLD = "import sys, time; from veritune.runlock import lock_dir; lock_dir(sys.argv[1]); " \
+HOLD = "import sys, time; from veritune.runs.lock import lock_dir; lock_dir(sys.argv[1]); " \
        "print('held', flush=True); time.sleep(120)"
 
 
@@ -72,12 +72,12 @@ def test_same_process_may_reopen_and_release(tmp_path):
     lock_dir(run)
     lock_dir(run)  # a second RunStore in the same process (report after eval, ablations)
     assert (run / LOCK_NAME).read_text().strip() == str(os.getpid())
-    child = subprocess.run([sys.executable, "-c", "import sys; from veritune.runlock import "
+    child = subprocess.run([sys.executable, "-c", "import sys; from veritune.runs.lock import "
                             "lock_dir; lock_dir(sys.argv[1])", str(run)],
                            capture_output=True, text=True, env=SUBPROCESS_ENV)
     assert child.returncode != 0 and "in use by another veritune process" in child.stderr
     release_dir(run)
-    child = subprocess.run([sys.executable, "-c", "import sys; from veritune.runlock import "
+    child = subprocess.run([sys.executable, "-c", "import sys; from veritune.runs.lock import "
                             "lock_dir; lock_dir(sys.argv[1])", str(run)],
                            capture_output=True, text=True, env=SUBPROCESS_ENV)
     assert child.returncode == 0, child.stderr
@@ -88,5 +88,5 @@ def test_other_ranks_of_a_launch_share_the_directory(tmp_path, holder, monkeypat
     monkeypatch.setenv("RANK", "1")
     lock_dir(run)  # rank 1 of the holder's job: no error
     monkeypatch.setenv("RANK", "0")
-    with pytest.raises(VeritunError, match="in use"):
+    with pytest.raises(VerituneError, match="in use"):
         lock_dir(Path(run))

@@ -12,8 +12,9 @@ from __future__ import annotations
 import pytest
 
 from test_train import config, make_pairs
-from veritune.config import TrainConfig, config_hash, load_config
-from veritune.config_train import SCHEDULERS, TRACKERS
+from veritune.config import TrainConfig, load_config
+from veritune.runs.keys import config_hash
+from veritune.config.train_names import SCHEDULERS, TRACKERS
 from veritune.errors import InputError
 from veritune.train import train
 

@@ -10,11 +10,12 @@ import pytest
 import yaml
 from test_pipeline import invoke, pipeline_config, write_yaml
 
-from veritune.config import DataConfig, EvalConfig, RunConfig, hashable
+from veritune.config import DataConfig, EvalConfig, RunConfig
+from veritune.runs.keys import hashable
 from veritune.data.questions import build_questions
 from veritune.errors import InputError
-from veritune.guard import compare_guard, guard_tasks
-from veritune.seeds import parse_seeds
+from veritune.stages.guard import compare_guard, guard_tasks
+from veritune.pipeline.seeds import parse_seeds
 
 TQA = ("Type,Category,Question,Best Answer,Correct Answers,Incorrect Answers,Source\n"
        "A,Misc,What color is the sky?,Blue,Blue; Bluish,Green; Red,x\n"

@@ -22,7 +22,7 @@ from test_checkpoint import Stop, stop_at
 from test_train import config, make_pairs
 from veritune.train import load_policy, train
 from veritune.train.select import Selector
-from veritune.train.shared_prompt import train_dpo_shared
+from veritune.train.prompt_sharing import PromptSharingDPO
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -82,8 +82,8 @@ def test_the_best_step_survives_a_resume(tmp_path, tiny_model_dir):
     def run(scores, log=None):
         model, tok = load_policy(str(tiny_model_dir))
         selector = Selector(scripted(scores, seen), 1, keep_best=True)
-        history = train_dpo_shared(model, tok, make_pairs(), cfg, seed=0, log=log,
-                                   checkpoints=folder, selector=selector)
+        history = PromptSharingDPO(model, tok, make_pairs(), cfg, seed=0, log=log,
+                                   checkpoints=folder, selector=selector).run()
         return model, history
 
     with pytest.raises(Stop):

@@ -13,7 +13,7 @@ from test_train import (FACTS, changed, check_saved_model, config, losses, make_
 from veritune.train import load_policy, train
 from veritune.records import Pair
 from veritune.train.losses import dpo_loss
-from veritune.train.shared_prompt import answer_logps, batch_order, encode_pair, plan_batch
+from veritune.train.prompt_sharing import answer_logps, batch_order, encode_pair, plan_batch
 
 
 def k_pairs() -> list[Pair]:
@@ -99,7 +99,7 @@ def test_grouped_batches_keep_a_prompts_pairs_together(tiny_model_dir):
 
 
 def test_reference_logps_come_back_in_the_pairs_order(tiny_model_dir):
-    from veritune.train.shared_prompt import reference_logps
+    from veritune.train.prompt_sharing import reference_logps
 
     model, tok = load_policy(str(tiny_model_dir))
     pairs = k_pairs()
@@ -164,9 +164,9 @@ def test_ipo_with_the_shared_backend(tmp_path, tiny_model_dir):
 
 
 def test_shared_backend_refuses_a_loss_it_does_not_have(tmp_path, tiny_model_dir):
-    from veritune.errors import VeritunError
+    from veritune.errors import VerituneError
 
-    with pytest.raises(VeritunError, match="hinge"):
+    with pytest.raises(VerituneError, match="hinge"):
         train(str(tiny_model_dir), k_pairs(), [], config("dpo", backend="shared",
                                                          loss_type="hinge"), tmp_path, seed=0)
 
@@ -176,7 +176,7 @@ def test_loss_and_gradient_equal_trls(tiny_model_dir, tmp_path):
     from datasets import Dataset
     from trl import DPOConfig, DPOTrainer
 
-    from veritune.train.shared_prompt import reference_logps
+    from veritune.train.prompt_sharing import reference_logps
 
     model, tok = load_policy(str(tiny_model_dir))
     pairs = k_pairs()

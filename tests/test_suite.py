@@ -11,8 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from veritune.cli import app
-from veritune.errors import VeritunError
-from veritune.suite import model_label, run_suite, summarize_suite, summary_table
+from veritune.errors import VerituneError
+from veritune.stages.suite import model_label, run_suite, summarize_suite, summary_table
 from veritune.tasks import SUITES, get_task, seeded_subset, suite_tasks
 
 TQA_HEADER = "Type,Category,Question,Best Answer,Correct Answers,Incorrect Answers,Source\n"
@@ -31,12 +31,13 @@ def test_every_registered_task_follows_the_contract():
     for name in SUITES["default"]:
         task = get_task(name)
         assert task.headline and isinstance(task.relative, bool)
+        assert task.name == name and task.judged in ("always", "if_model", "never")
         for attr in ("load", "evaluate", "default_data"):
-            assert callable(getattr(task.module, attr)), (name, attr)
+            assert callable(getattr(task, attr)), (name, attr)
 
 
 def test_unknown_task_is_a_clear_error():
-    with pytest.raises(VeritunError, match="unknown task 'nope'"):
+    with pytest.raises(VerituneError, match="unknown task 'nope'"):
         suite_tasks("precise_qa,nope")
     assert suite_tasks("default") == SUITES["default"]
     assert suite_tasks("mmlu, nq_open") == ["mmlu", "nq_open"]
@@ -67,9 +68,15 @@ def test_summary_avg_is_the_mean_change_against_the_base():
 
 
 def test_relative_tasks_are_left_out_of_avg(monkeypatch):
+    import dataclasses
+
+    from veritune import registry
     from veritune.tasks import mc
 
-    monkeypatch.setattr(mc, "RELATIVE", True, raising=False)  # pretend mmlu is a win rate
+    # pretend mmlu is a win rate
+    monkeypatch.setitem(registry._ENTRIES["task"], "mmlu", dataclasses.replace(mc.MMLU,
+                                                                               relative=True))
+    monkeypatch.delitem(registry._LOADED, ("task", "mmlu"), raising=False)
     results = {"base": {"precise_qa": m("precise_qa", 0.40), "mmlu": m("mmlu", 0.50)},
                "tuned": {"precise_qa": m("precise_qa", 0.44), "mmlu": m("mmlu", 0.90)}}
     s = summarize_suite(results, ["precise_qa", "mmlu"])

@@ -10,7 +10,8 @@ from task_fakes import ContainsJudge, ScriptedEngine
 
 from veritune.config import JudgeConfig, ModelConfig
 from veritune.judge import LexicalJudge
-from veritune.suite import engine_key, judge_key, run_suite
+from veritune.judge import task_judge_key as judge_key
+from veritune.stages.suite import engine_key, run_suite
 
 
 def nq_file(path, answers=("Paris",)):

@@ -15,7 +15,7 @@ import torch
 from safetensors.torch import load_file
 
 from veritune.config import LoraConfig, TrainConfig
-from veritune.errors import VeritunError
+from veritune.errors import VerituneError
 from veritune.records import Pair
 from veritune.train import train
 from veritune.train.losses import dpo_loss
@@ -138,9 +138,9 @@ def test_lora_saves_a_merged_plain_model(tmp_path, tiny_model_dir, backend):
 
 
 def test_nothing_to_train_on_is_a_clear_error(tmp_path, tiny_model_dir):
-    with pytest.raises(VeritunError, match="no preference pairs"):
+    with pytest.raises(VerituneError, match="no preference pairs"):
         train(str(tiny_model_dir), [], make_sft(), config("dpo"), tmp_path)
-    with pytest.raises(VeritunError, match="no correct answers"):
+    with pytest.raises(VerituneError, match="no correct answers"):
         train(str(tiny_model_dir), make_pairs(), [], config("sft-then-dpo"), tmp_path)
     assert not (tmp_path / "model").exists()
 

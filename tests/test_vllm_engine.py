@@ -13,7 +13,7 @@ from veritune.config import ModelConfig
 from veritune.engines import SamplingParams, engine_from_config
 from veritune.engines.vllm import (continuation_logprob, llm_kwargs, sampling_kwargs,
                                    to_generations)
-from veritune.errors import VeritunError
+from veritune.errors import VerituneError
 
 
 def test_sampling_kwargs_paper_settings_and_greedy():
@@ -41,7 +41,7 @@ def test_outputs_and_prompt_logprobs():
     lp = [None, {11: NS(logprob=-0.5)}, {12: NS(logprob=-1.0), 99: NS(logprob=-0.1)},
           {13: NS(logprob=-2.0)}]
     assert continuation_logprob(lp, [10, 11, 12, 13], start=2) == -3.0
-    with pytest.raises(VeritunError):
+    with pytest.raises(VerituneError):
         continuation_logprob([None, {}, None], [1, 2, 3], start=1)
 
 
@@ -90,5 +90,5 @@ def test_engine_sends_conversations_with_n_in_one_request(fake_vllm):
 
 def test_without_vllm_installed_the_error_says_how(monkeypatch):
     monkeypatch.setitem(sys.modules, "vllm", None)
-    with pytest.raises(VeritunError, match="pip install"):
+    with pytest.raises(VerituneError, match="pip install"):
         engine_from_config(ModelConfig(engine="vllm"))

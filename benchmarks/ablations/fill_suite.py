@@ -16,7 +16,7 @@ from pathlib import Path
 from veritune.config import load_config
 from veritune.judge import suite_judge
 from veritune.pipeline import Pipeline
-from veritune.suite import run_suite
+from veritune.stages.suite import run_suite
 
 H100_LIMITS = {"truthfulqa_mc": 300, "truthfulqa_gen": 200, "halueval_qa": 500,
                "halluqa": 450, "mmlu": 500, "cmmlu": 500, "nq_open": 300}

@@ -30,7 +30,8 @@ _EXPORTS = {
     **{name: ("veritune.records", name) for name in ("Question", "Sample", "Verdict", "Pair")},
     "RunConfig": ("veritune.config", "RunConfig"),
     "InputError": ("veritune.errors", "InputError"),
-    "VeritunError": ("veritune.errors", "VeritunError"),
+    "VerituneError": ("veritune.errors", "VerituneError"),
+    "VeritunError": ("veritune.errors", "VeritunError"),  # the old spelling
     **{name: ("veritune.datasets_io", name) for name in (
         "to_dataset", "export_records", "read_questions", "read_pairs", "read_sft")},
 }
@@ -38,7 +39,7 @@ _EXPORTS = {
 __all__ = [  # spelled out for type checkers; tests/test_api.py checks it against _EXPORTS
     "__version__", "load_config", "run", "read_run", "RunResult", "build_judge",
     "evaluate_model", "EvalResult", "judge_bench", "BenchResult", "Question", "Sample",
-    "Verdict", "Pair", "RunConfig", "InputError", "VeritunError", "to_dataset",
+    "Verdict", "Pair", "RunConfig", "InputError", "VerituneError", "VeritunError", "to_dataset",
     "export_records", "read_questions", "read_pairs", "read_sft"]
 
 
@@ -56,10 +57,24 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # for type checkers and IDEs; never executed
-    from veritune.api import (BenchResult, EvalResult, RunResult, build_judge, evaluate_model,
-                              judge_bench, load_config, read_run, run)
+    from veritune.api import (
+        BenchResult,
+        EvalResult,
+        RunResult,
+        build_judge,
+        evaluate_model,
+        judge_bench,
+        load_config,
+        read_run,
+        run,
+    )
     from veritune.config import RunConfig
-    from veritune.datasets_io import (export_records, read_pairs, read_questions, read_sft,
-                                      to_dataset)
-    from veritune.errors import InputError, VeritunError
+    from veritune.datasets_io import (
+        export_records,
+        read_pairs,
+        read_questions,
+        read_sft,
+        to_dataset,
+    )
+    from veritune.errors import InputError, VerituneError, VeritunError
     from veritune.records import Pair, Question, Sample, Verdict

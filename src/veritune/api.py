@@ -8,7 +8,8 @@
     metrics = veritune.evaluate_model(result.paths["model"], result.paths["questions"],
                                       config=cfg, split="test").metrics
 
-Each function imports torch, transformers and TRL only when it needs them.
+Each function imports torch, transformers and TRL only when it needs them (the imports inside
+the functions below are those deferrals): ``import veritune`` stays cheap.
 """
 
 from __future__ import annotations
@@ -22,15 +23,15 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence, Un
 
 from veritune.config import RunConfig
 from veritune.config import load_config as _load_config
-from veritune.errors import VeritunError
+from veritune.errors import VerituneError
 from veritune.jsonl import read_json
-from veritune.runstore import load_manifest
+from veritune.runs.store import load_manifest
 
 if TYPE_CHECKING:
     from veritune.engines import Engine
-    from veritune.evaluate import Example
     from veritune.judge import Judge
     from veritune.records import Question
+    from veritune.tasks.precise_qa import Example
 
 PathLike = Union[str, Path]
 # The files of a run directory, by the names RunResult.paths uses.
@@ -40,13 +41,6 @@ RUN_FILES = {"config": "config.yaml", "manifest": "manifest.json", "questions": 
              "anchor_samples": "anchor_samples.jsonl", "model": "model", "eval": "eval",
              "report": "report.md",
              "report_html": "report.html"}
-
-
-def _judge_builder() -> Callable:
-    """The one place that knows where ``build_judge`` lives."""
-    from veritune.judge import build_judge
-
-    return build_judge
 
 
 def load_config(path: PathLike | None = None,
@@ -80,7 +74,7 @@ class RunResult:
         """``eval/<model>/<split>/metrics.json`` (model: base or tuned)."""
         path = self.run_dir / "eval" / model / split / "metrics.json"
         if not path.is_file():
-            raise VeritunError(f"no evaluation of {model} on {split}: {path} does not exist")
+            raise VerituneError(f"no evaluation of {model} on {split}: {path} does not exist")
         return read_json(path)
 
 
@@ -89,7 +83,7 @@ def read_run(run_dir: PathLike) -> RunResult:
     run_dir = Path(run_dir)
     manifest_path = run_dir / "manifest.json"
     if not manifest_path.is_file():
-        raise VeritunError(f"{run_dir} is not a run directory (no manifest.json)")
+        raise VerituneError(f"{run_dir} is not a run directory (no manifest.json)")
     stages = load_manifest(manifest_path)["stages"]
     comparison = {f.stem[len("compare_"):]: read_json(f)
                   for f in sorted((run_dir / "eval").glob("compare_*.json"))}
@@ -101,31 +95,17 @@ def read_run(run_dir: PathLike) -> RunResult:
                      seconds={s: e.get("seconds", 0.0) for s, e in stages.items()})
 
 
-def stage_list(stages: str | Sequence[str] | None) -> tuple[str, ...]:
-    """Stages to run, in the order given: a comma-separated string or a sequence."""
-    from veritune.pipeline import STAGES
-
-    if stages is None:
-        return STAGES
-    chosen = tuple(s.strip() for s in (stages.split(",") if isinstance(stages, str) else stages))
-    unknown = [s for s in chosen if s not in STAGES]
-    if unknown:
-        raise VeritunError(f"unknown stage(s) {unknown}; stages: {', '.join(STAGES)}")
-    return chosen
-
-
 def run(config: RunConfig | PathLike, stages: str | Sequence[str] | None = None,
         limit: int | None = None, log: Callable[[str], None] = print) -> RunResult:
     """Run the pipeline (or ``stages`` of it) into ``runs/<name>/``, as ``veritune run`` does:
     finished stages with the same config and inputs are skipped, an interrupted one resumes.
     ``limit``: at most N questions per split (a quick look)."""
-    from veritune.pipeline import Pipeline
+    from veritune.pipeline import run_pipeline, stage_names  # deferred: loads torch
 
     cfg = _config(config)
     if limit is not None:
         cfg = dataclasses.replace(cfg, limit=limit)
-    chosen = stage_list(stages)
-    Pipeline(cfg, log=log).run(chosen)
+    run_pipeline(cfg, stage_names(stages), log=log)
     return read_run(cfg.run_dir)
 
 
@@ -144,7 +124,9 @@ def build_judge(config: RunConfig | PathLike | None = None,
     """The judge a config names (``judge.name``: lexical, llm, ensemble), the same one that
     labels training samples; kb ``questions`` teach the lexical judge each relation's
     competing answers."""
-    return _judge_builder()(_config(config), list(questions))
+    from veritune.judge import build_judge as build  # deferred: a model judge loads torch
+
+    return build(_config(config), list(questions))
 
 
 def _judge(judge: Judge | str | None, cfg: RunConfig, questions: list[Question]) -> Judge:
@@ -157,7 +139,7 @@ def _judge(judge: Judge | str | None, cfg: RunConfig, questions: list[Question])
 
 @dataclass
 class EvalResult:
-    metrics: dict  # accuracy, n, per_domain, best_of_n, answer shape (see veritune.evaluate)
+    metrics: dict  # accuracy, n, per_domain, best_of_n, answer shape (see veritune.tasks.precise_qa)
     examples: list[Example]  # one per question: response, label, rationale
 
     @property
@@ -176,26 +158,24 @@ def evaluate_model(model: str | PathLike | Engine, questions: Iterable[Question]
     taken round-robin across domains (default: the config's ``eval.limit``; the judge still
     learns from all of them).
 
-    Named ``evaluate_model`` because ``veritune.evaluate`` is the evaluation module.
+    Named ``evaluate_model`` because ``veritune.tasks.precise_qa`` is the evaluation module.
     """
+    from veritune.data.questions import limit_per_split  # deferred: these load torch
     from veritune.engines import engine_from_config
-    from veritune.evaluate import evaluate_questions, summarize, write_eval
+    from veritune.tasks.precise_qa import evaluate_questions, summarize, write_eval
 
     cfg = _config(config)
     all_questions = _questions(questions)
     chosen = [q for q in all_questions if split in (None, q.split)]
     limit = limit or cfg.eval.limit
     if limit:
-        from veritune.data.questions import limit_per_split
-
         chosen = limit_per_split(chosen, limit)
     the_judge = _judge(judge, cfg, all_questions)
     engine = model if hasattr(model, "generate") else \
         engine_from_config(cfg.model, str(model), scoring=True)
     start = time.perf_counter()
-    examples = evaluate_questions(engine, chosen, the_judge, cfg.eval, cfg.prompt,
-                                  sample_temperature=cfg.sample.temperature,
-                                  top_p=cfg.sample.top_p, top_k=cfg.sample.top_k, seed=cfg.seed)
+    examples = evaluate_questions(engine, chosen, the_judge, cfg.eval, cfg.prompt, cfg.sample,
+                                  seed=cfg.seed)
     metrics = summarize(examples, cfg.eval.repetition_ngram)
     metrics["model"] = engine.model_name
     metrics["seconds"] = round(time.perf_counter() - start, 1)

@@ -5,11 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 
-class VeritunError(Exception):
+class VerituneError(Exception):
     """Base class for errors veritune reports to the user without a traceback."""
 
 
-class InputError(VeritunError):
+VeritunError = VerituneError  # the old spelling, kept for code written against it
+
+
+class InputError(VerituneError):
     """Bad input: a malformed record, a missing field, an unknown config key."""
 
     def __init__(self, message: str, path: str | Path | None = None, line: int | None = None,

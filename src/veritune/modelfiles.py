@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from veritune.errors import VeritunError
+from veritune.errors import VerituneError
 
 
 def _fsync_tree(root: Path) -> None:
@@ -88,11 +88,11 @@ def check_model_dir(path: str | Path) -> None:
     path = Path(path)
     hint = "an interrupted save? run the train stage again"
     if not path.is_dir():
-        raise VeritunError(f"{path}: no model folder here ({hint})")
+        raise VerituneError(f"{path}: no model folder here ({hint})")
     try:
         json.loads((path / "config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        raise VeritunError(f"{path}: config.json is missing or unreadable: the model folder is "
+        raise VerituneError(f"{path}: config.json is missing or unreadable: the model folder is "
                            f"incomplete ({hint})") from None
     index = path / "model.safetensors.index.json"
     if index.exists():
@@ -100,10 +100,10 @@ def check_model_dir(path: str | Path) -> None:
             shards = sorted(set(json.loads(index.read_text(encoding="utf-8"))["weight_map"]
                                 .values()))
         except (ValueError, KeyError):
-            raise VeritunError(f"{index}: unreadable shard index ({hint})") from None
+            raise VerituneError(f"{index}: unreadable shard index ({hint})") from None
     else:
         shards = ["model.safetensors"]
     for shard in shards:
         problem = _safetensors_complete(path / shard)
         if problem:
-            raise VeritunError(f"{path}: the model folder is incomplete: {problem} ({hint})")
+            raise VerituneError(f"{path}: the model folder is incomplete: {problem} ({hint})")

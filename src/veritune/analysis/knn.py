@@ -11,7 +11,7 @@ import torch
 
 from veritune.engines import Messages
 from veritune.engines.hf import HFEngine
-from veritune.errors import VeritunError
+from veritune.errors import VerituneError
 from veritune.progress import progress
 
 
@@ -19,10 +19,10 @@ def mutual_knn(a: torch.Tensor, b: torch.Tensor, k: int) -> float:
     """Mean |N_a(i) ∩ N_b(i)| / k over rows i; rows of ``a`` and ``b`` describe the same items
     (their widths may differ). Rows are L2-normalised; an item is never its own neighbour."""
     if a.shape[0] != b.shape[0]:
-        raise VeritunError(f"need the same items in both: {a.shape[0]} vs {b.shape[0]} rows")
+        raise VerituneError(f"need the same items in both: {a.shape[0]} vs {b.shape[0]} rows")
     n = a.shape[0]
     if not 1 <= k < n:
-        raise VeritunError(f"k must be between 1 and {n - 1} (items - 1), got {k}")
+        raise VerituneError(f"k must be between 1 and {n - 1} (items - 1), got {k}")
 
     def neighbours(x: torch.Tensor) -> torch.Tensor:
         x = torch.nn.functional.normalize(x.float(), dim=1)

@@ -7,10 +7,22 @@ from pathlib import Path
 from typing import Mapping
 
 from veritune.analysis.knn import mutual_knn, prompt_representations
-from veritune.analysis.prompts import load_prompts
+from veritune.prompts import read_prompt_file
 from veritune.analysis.shift import shift_metrics, token_ranks
 from veritune.engines.hf import HFEngine
 from veritune.jsonl import atomic_write_json, write_records
+
+
+FIELDS = ("prompt", "question", "input")
+
+
+def load_prompts(path: str | Path, template: str = "{prompt}",
+                 limit: int | None = None) -> list[list[dict[str, str]]]:
+    """A prompt set (JSONL with a prompt, question or input field, or text, one a line) as
+    chat prompts of one user turn each; ``template`` wraps each text (``{prompt}``)."""
+    texts = read_prompt_file(path, FIELDS)
+    texts = texts[:limit] if limit else texts
+    return [[{"role": "user", "content": template.replace("{prompt}", t)}] for t in texts]
 
 
 def run_shift(base: str, tuned: str, prompt_sets: Mapping[str, str], out: str | Path, *,

@@ -21,13 +21,13 @@ import torch
 
 from veritune.engines import Messages, SamplingParams
 from veritune.engines.hf import HFEngine, decode
-from veritune.errors import VeritunError
+from veritune.errors import VerituneError
 from veritune.progress import progress
 
 
 def _same_vocab(a: HFEngine, b: HFEngine) -> None:
     if a.tokenizer.get_vocab() != b.tokenizer.get_vocab():
-        raise VeritunError("the two models use different tokenizers; token shift compares "
+        raise VerituneError("the two models use different tokenizers; token shift compares "
                            "token ranks and needs the same vocabulary")
 
 

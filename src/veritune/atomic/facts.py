@@ -14,6 +14,7 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Iterable, Sequence
 
+from veritune.engines import SamplingParams
 from veritune.judge.normalize import split_sentences
 from veritune.records import Question
 
@@ -77,8 +78,6 @@ def decompose(engine, sentences: Sequence[str], batch_size: int = 16,
               max_new_tokens: int = 128) -> list[list[str]]:
     """Atomic facts of each sentence by the engine (greedy); an unparsable reply keeps the
     sentence whole."""
-    from veritune.engines import SamplingParams
-
     params = SamplingParams(n=1, temperature=0.0, max_new_tokens=max_new_tokens)
     out: list[list[str]] = []
     for start in range(0, len(sentences), batch_size):

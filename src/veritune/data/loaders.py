@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from veritune.datasets_io import read_questions
 from veritune.errors import InputError
 from veritune.jsonl import iter_json_lines, read_records
 from veritune.records import Question
@@ -56,7 +57,6 @@ def load_questions(path: str | Path, format: str = "auto", columns: dict[str, st
         table = path.is_dir() or path.suffix.lower() in (".parquet", ".pq")
         fmt = "table" if table and format == "auto" else _resolve_format(path, format, mapping)
         if fmt == "table":  # Question records as Parquet or a saved dataset (--export)
-            from veritune.datasets_io import read_questions
 
             questions = read_questions(path)
         elif fmt == "questions":

@@ -11,8 +11,8 @@ with several training seeds share the same held-out questions.
 from __future__ import annotations
 
 from veritune.config import RunConfig
-from veritune.data.relations import kb_questions
 from veritune.data.loaders import load_questions
+from veritune.data.relations import kb_questions
 from veritune.data.split import assign_splits, subsample_entities
 from veritune.records import Question
 

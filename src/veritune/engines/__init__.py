@@ -9,27 +9,21 @@ clearly that they cannot.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass
 from typing import Protocol, Sequence
 
-from veritune.errors import VeritunError
+from veritune import registry
+from veritune.config import SamplingParams
+from veritune.dtype import resolve_dtype, stored_dtype
+from veritune.engines.embedded import EMBEDDED_NAME
+from veritune.engines.local_gguf import gguf_dtype, gguf_file
+
+__all__ = ["Engine", "Generation", "Messages", "SamplingParams", "batch_seed",
+           "engine_from_config", "make_engine", "scoring_config", "stored_model_dtype"]
 
 Messages = list[dict[str, str]]
-
-
-@dataclass(frozen=True)
-class SamplingParams:
-    n: int = 1
-    temperature: float = 0.0  # 0 means greedy
-    top_p: float = 1.0
-    top_k: int = 0  # 0 means no top-k filter
-    max_new_tokens: int = 32
-    seed: int = 0
-
-    @property
-    def greedy(self) -> bool:
-        return self.temperature <= 0.0
 
 
 @dataclass(frozen=True)
@@ -70,9 +64,6 @@ class Engine(Protocol):
         """
 
 
-ENGINES = ("hf", "openai", "vllm")
-
-
 def batch_seed(seed: int, batch_index: int) -> int:
     """The seed of one batch: the same (seed, batch) always draws the same samples, on every
     engine, so a resumed run redraws a half-written batch exactly."""
@@ -81,19 +72,8 @@ def batch_seed(seed: int, batch_index: int) -> int:
 
 
 def make_engine(name: str, model: str, **kwargs) -> Engine:
-    if name == "hf":
-        from veritune.engines.hf import HFEngine
-
-        return HFEngine(model, **kwargs)
-    if name == "openai":
-        from veritune.engines.openai import OpenAIEngine
-
-        return OpenAIEngine(model, **kwargs)
-    if name == "vllm":
-        from veritune.engines.vllm import VLLMEngine
-
-        return VLLMEngine(model, **kwargs)
-    raise VeritunError(f"unknown engine {name!r}; known engines: {', '.join(ENGINES)}")
+    """The engine registered as ``name`` (``veritune.registry``) on ``model``."""
+    return registry.get("engine", name)(model, **kwargs)
 
 
 def scoring_config(cfg, *models: str):
@@ -104,10 +84,6 @@ def scoring_config(cfg, *models: str):
     engines and dtypes as they are. Also what a score's hash sees."""
     if cfg.engine != "hf" or cfg.dtype != "auto":
         return cfg
-    import dataclasses
-
-    from veritune.dtype import resolve_dtype
-
     dtype = resolve_dtype("auto", cfg.device)
     if dtype != "float32" and any(stored_model_dtype(m) == "float32"
                                   for m in models or (cfg.name,)):
@@ -119,10 +95,6 @@ def stored_model_dtype(name: str) -> str | None:
     """The dtype the weights of ``name`` are stored in, without loading or converting them:
     float32 for the embedded model (its conversion), the conversion's dtype for a local GGUF,
     a folder's ``config.json``; None when unknown (a hub name)."""
-    from veritune.dtype import stored_dtype
-    from veritune.engines.embedded import EMBEDDED_NAME
-    from veritune.engines.local_gguf import gguf_dtype, gguf_file
-
     if name == EMBEDDED_NAME:
         return "float32"
     gguf = gguf_file(name)
@@ -131,21 +103,9 @@ def stored_model_dtype(name: str) -> str | None:
 
 def engine_from_config(cfg, model: str | None = None, scoring: bool = False) -> Engine:
     """The engine a ``ModelConfig`` describes (``model`` overrides ``cfg.name``); ``scoring``:
-    to evaluate the model on its own, in the precision :func:`scoring_config` gives."""
+    to evaluate the model on its own, in the precision :func:`scoring_config` gives. Each
+    engine class reads its own settings (``from_config``)."""
     model = model or cfg.name
     if scoring:
         cfg = scoring_config(cfg, model)
-    if cfg.engine == "openai":
-        return make_engine("openai", model, base_url=cfg.base_url, api_key_env=cfg.api_key_env,
-                           concurrency=cfg.concurrency, timeout=cfg.timeout, top_k=cfg.top_k)
-    if cfg.engine == "vllm":
-        dtype = "auto" if cfg.dtype == "float32" else cfg.dtype  # fp32 is the CPU default only
-        return make_engine("vllm", model, dtype=dtype, trust_remote_code=cfg.trust_remote_code,
-                           **(cfg.vllm or {}))
-    if cfg.engine == "hf":
-        from veritune.dtype import resolve_dtype
-
-        return make_engine("hf", model, dtype=resolve_dtype(cfg.dtype, cfg.device),
-                           device=cfg.device, trust_remote_code=cfg.trust_remote_code)
-    return make_engine(cfg.engine, model, dtype=cfg.dtype, device=cfg.device,
-                       trust_remote_code=cfg.trust_remote_code)
+    return registry.get("engine", cfg.engine).from_config(cfg, model)

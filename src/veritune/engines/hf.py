@@ -12,8 +12,8 @@ from typing import Sequence
 
 import torch
 
-from veritune.engines import Generation, Messages, SamplingParams, batch_seed
 from veritune.dtype import resolve_dtype
+from veritune.engines import Generation, Messages, SamplingParams, batch_seed
 from veritune.engines.embedded import EMBEDDED_ID, EMBEDDED_NAME, clear_quantization, resolve_model
 from veritune.engines.kv import cache_arg, cache_of
 from veritune.engines.prefix import PrefixCache
@@ -126,6 +126,12 @@ class HFEngine:
         self.stop_ids = self._stop_ids()
         self.share_prefix = False
         self._prefix = PrefixCache()
+
+    @classmethod
+    def from_config(cls, cfg, model: str) -> "HFEngine":
+        """The engine a ``ModelConfig`` describes, on ``model``."""
+        return cls(model, dtype=resolve_dtype(cfg.dtype, cfg.device), device=cfg.device,
+                   trust_remote_code=cfg.trust_remote_code)
 
     def _stop_ids(self) -> list[int]:
         ids = set()

@@ -24,7 +24,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from veritune.errors import VeritunError
+from veritune.errors import VerituneError
 
 # GGUF general.file_type: 0 ALL_F32, 1 MOSTLY_F16, 32 MOSTLY_BF16; the rest are quantized.
 _FILE_TYPE_DTYPE = {0: "float32", 1: "float16", 32: "bfloat16"}
@@ -42,13 +42,13 @@ def gguf_file(name: str) -> Path | None:
     path = Path(os.path.expanduser(name))
     if name.lower().endswith(".gguf"):
         if not path.is_file():
-            raise VeritunError(f"model {name!r}: no such GGUF file")
+            raise VerituneError(f"model {name!r}: no such GGUF file")
         return path
     if not path.is_dir() or (path / "config.json").exists():
         return None
     found = sorted(path.glob("*.gguf"))
     if len(found) > 1:
-        raise VeritunError(f"model folder {name!r} holds {len(found)} GGUF files "
+        raise VerituneError(f"model folder {name!r} holds {len(found)} GGUF files "
                            f"({', '.join(p.name for p in found)}); name one of them")
     return found[0] if found else None
 

@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Sequence
 
 from veritune.engines import Generation, Messages, SamplingParams, batch_seed
-from veritune.errors import VeritunError
+from veritune.errors import VerituneError
 
 RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
 
@@ -39,7 +39,7 @@ def top_logprobs_of(reply: dict) -> list[dict]:
     try:
         return reply["choices"][0]["logprobs"]["content"][0]["top_logprobs"]
     except (KeyError, IndexError, TypeError):
-        raise VeritunError("the server returned no logprobs for the reply's first token; "
+        raise VerituneError("the server returned no logprobs for the reply's first token; "
                            "judge.mode: score needs a server that supports logprobs "
                            "(vLLM does), or use judge.mode: generate") from None
 
@@ -65,6 +65,12 @@ class OpenAIEngine:
         self.api_key = os.environ.get(api_key_env, "")
         self.concurrency, self.timeout, self.max_retries = concurrency, timeout, max_retries
         self.top_k = top_k  # whether the server takes a top_k field (vLLM does; OpenAI's API not)
+
+    @classmethod
+    def from_config(cls, cfg, model: str) -> "OpenAIEngine":
+        """The engine a ``ModelConfig`` describes, on ``model``."""
+        return cls(model, base_url=cfg.base_url, api_key_env=cfg.api_key_env,
+                   concurrency=cfg.concurrency, timeout=cfg.timeout, top_k=cfg.top_k)
 
     def _post(self, body: dict) -> dict:
         """POST and return a reply that has a message; retry what may pass on a second try."""
@@ -94,7 +100,7 @@ class OpenAIEngine:
                 return reply
             except (ValueError, KeyError, IndexError, TypeError):
                 problem = f"malformed reply {raw[:300]!r}"
-        raise VeritunError(f"{self.url}: {problem} (after {attempt + 1} tries)")
+        raise VerituneError(f"{self.url}: {problem} (after {attempt + 1} tries)")
 
     def _complete(self, messages: Messages, params: SamplingParams, seed: int) -> Generation:
         body = {"model": self.model_name, "messages": messages,
@@ -114,7 +120,7 @@ class OpenAIEngine:
     def generate(self, prompts: Sequence[Messages], params: SamplingParams,
                  batch_index: int = 0) -> list[list[Generation]]:
         if params.top_k and not params.greedy and not self.top_k:
-            raise VeritunError(f"top_k={params.top_k} asked, but the chat-completions API has no "
+            raise VerituneError(f"top_k={params.top_k} asked, but the chat-completions API has no "
                                "top_k: set sample.top_k: 0, or model.top_k: true for a server "
                                "that accepts it (vLLM)")
 
@@ -137,5 +143,5 @@ class OpenAIEngine:
         return [choices_from_top(top_logprobs_of(r), choices) for r in replies]
 
     def loglikelihood(self, requests):
-        raise VeritunError("the openai engine cannot score continuations (chat completions "
+        raise VerituneError("the openai engine cannot score continuations (chat completions "
                            "return no prompt log-probabilities); use engine: hf")

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from veritune.engines import Generation, Messages, SamplingParams, batch_seed
-from veritune.errors import VeritunError
+from veritune.errors import VerituneError
 
 
 def llm_kwargs(model: str, dtype: str = "auto", trust_remote_code: bool = False, seed: int = 0,
@@ -57,7 +57,7 @@ def continuation_logprob(prompt_logprobs: Sequence, token_ids: Sequence[int],
     for pos in range(start, len(token_ids)):
         entry = prompt_logprobs[pos]
         if entry is None or token_ids[pos] not in entry:
-            raise VeritunError(f"vLLM returned no log-prob for position {pos}")
+            raise VerituneError(f"vLLM returned no log-prob for position {pos}")
         lp = entry[token_ids[pos]]
         total += getattr(lp, "logprob", lp)
     return total
@@ -80,12 +80,20 @@ class VLLMEngine:
         try:
             import vllm
         except ImportError:
-            raise VeritunError("engine: vllm needs the vllm package (pip install "
+            raise VerituneError("engine: vllm needs the vllm package (pip install "
                                "'veritune[vllm]' on a machine with a supported GPU)") from None
         self._vllm = vllm
         self.model_name = model
         self.llm = vllm.LLM(**llm_kwargs(model, dtype, trust_remote_code, seed, **options))
         self.tokenizer = self.llm.get_tokenizer()
+
+    @classmethod
+    def from_config(cls, cfg, model: str) -> "VLLMEngine":
+        """The engine a ``ModelConfig`` describes, on ``model`` (float32 is the CPU default
+        only: vLLM picks its own precision then)."""
+        dtype = "auto" if cfg.dtype == "float32" else cfg.dtype
+        return cls(model, dtype=dtype, trust_remote_code=cfg.trust_remote_code,
+                   **(cfg.vllm or {}))
 
     def generate(self, prompts: Sequence[Messages], params: SamplingParams,
                  batch_index: int = 0) -> list[list[Generation]]:

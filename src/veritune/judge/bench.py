@@ -27,7 +27,7 @@ import numpy as np
 
 from veritune.errors import InputError
 from veritune.jsonl import iter_json_lines
-from veritune.judge import Judge
+from veritune.judge.base import Judge
 from veritune.records import Question
 
 LABELS = ("correct", "incorrect", "possibly_correct")

@@ -15,16 +15,29 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from veritune.judge import Judge, Judgement
+from veritune.judge.base import Judge, Judgement
+from veritune.judge.lexical import LexicalJudge
+from veritune.judge.llm import LLMJudge
 from veritune.records import Question
 
 
 class EnsembleJudge:
     name = "ensemble"
+    needs_model = True
 
     def __init__(self, lexical: Judge, llm: Judge, partial_threshold: float | None = None):
         self.lexical, self.llm, self.partial_threshold = lexical, llm, partial_threshold
         self.decided = {"lexical": 0, "llm": 0}
+
+    @classmethod
+    def from_config(cls, judge_cfg, *, questions, engine, cache=None) -> "EnsembleJudge":
+        return cls(LexicalJudge.from_config(judge_cfg, questions=questions),
+                   LLMJudge.from_config(judge_cfg, engine=engine, cache=cache),
+                   judge_cfg.threshold_partial)
+
+    def usage(self) -> dict:
+        """Which judge decided how many verdicts, and the LLM's own usage."""
+        return {"decided_by": dict(self.decided), **self.llm.usage()}
 
     def judge(self, question: Question, response: str) -> Judgement:
         return self.judge_many([(question, response)])[0]

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from typing import Callable, Sequence
 
-from veritune.judge import Judge
+from veritune.judge.base import Judge
 from veritune.records import Question
 
 # Text a factual answer has no reason to hold: it addresses the judge. Named by what it is.

@@ -15,7 +15,7 @@
 Before either, ``screen`` (on by default) gives ``incorrect`` to an answer that holds text
 addressed to the judge (a verdict line, chat-role text, "ignore the instructions", ...; see
 :mod:`veritune.judge.injection`) without asking the model. The prompts are in
-:mod:`veritune.judge.prompts`.
+:mod:`veritune.judge.templates`.
 """
 
 from __future__ import annotations
@@ -30,10 +30,10 @@ from pathlib import Path
 from typing import Sequence
 
 from veritune.engines import Engine, SamplingParams
-from veritune.errors import VeritunError
-from veritune.judge import Judgement
+from veritune.errors import VerituneError
+from veritune.judge.base import Judgement
 from veritune.judge.injection import addressed_to_judge
-from veritune.judge.prompts import PROMPT_VERSION, SCORE_CHOICES, build_prompt, input_tag
+from veritune.judge.templates import PROMPT_VERSION, SCORE_CHOICES, build_prompt, input_tag
 from veritune.progress import progress
 from veritune.records import Question
 
@@ -106,19 +106,31 @@ def p_correct(logprobs: Sequence[float]) -> float | None:
 
 class LLMJudge:
     name = "llm"
+    needs_model = True
 
     def __init__(self, engine: Engine, cache: JudgeCache | None = None,
                  max_new_tokens: int = 256, batch_size: int = 8, mode: str = "generate",
                  threshold: float = 0.5, screen: bool = True):
         if mode not in MODES:
-            raise VeritunError(f"unknown judge mode {mode!r}; modes: {', '.join(MODES)}")
+            raise VerituneError(f"unknown judge mode {mode!r}; modes: {', '.join(MODES)}")
         self.engine, self.cache = engine, cache
         self.max_new_tokens, self.batch_size = max_new_tokens, batch_size
         self.mode, self.threshold, self.screen = mode, threshold, screen
         self.calls = 0  # items sent to the engine (cache hits cost none)
         if mode == "score" and not hasattr(engine, "choice_logprobs"):
-            raise VeritunError(f"judge.mode: score needs an engine with choice_logprobs; "
+            raise VerituneError(f"judge.mode: score needs an engine with choice_logprobs; "
                                f"{getattr(engine, 'name', engine)!r} has none")
+
+    @classmethod
+    def from_config(cls, judge_cfg, *, questions=(), engine, cache=None) -> "LLMJudge":
+        """The judge ``judge_cfg`` (the ``judge:`` section) describes, on ``engine``."""
+        return cls(engine, cache=cache, max_new_tokens=judge_cfg.max_new_tokens,
+                   batch_size=judge_cfg.batch_size, mode=judge_cfg.mode,
+                   threshold=judge_cfg.threshold)
+
+    def usage(self) -> dict:
+        """Answers sent to the judge model (cache hits are free), and the mode."""
+        return {"llm_calls": self.calls, "llm_mode": self.mode}
 
     def judge(self, question: Question, response: str) -> Judgement:
         return self.judge_many([(question, response)])[0]

@@ -15,7 +15,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from veritune.tasks import seeded_subset
+from veritune.atomic.facts import extract_facts
+from veritune.atomic.factscore import answer_score
+from veritune.atomic.longform import longform_prompt
+from veritune.data import kb_questions
+from veritune.data.kb import kb_entity_names
+from veritune.engines import SamplingParams
+from veritune.judge import LexicalJudge
+from veritune.tasks import precise_qa
+from veritune.tasks.base import Task, seeded_subset
+from veritune.tasks.generation import mean
 
 NAME = "factscore"
 HEADLINE = "factscore"
@@ -28,7 +37,6 @@ def default_data() -> Path:
 
 
 def load(path, limit=None, seed=0) -> list[dict]:
-    from veritune.tasks import precise_qa
 
     questions = precise_qa.load(path, None, seed)  # the test split, all of it
     by_entity: dict[str, list[str]] = {}
@@ -40,14 +48,6 @@ def load(path, limit=None, seed=0) -> list[dict]:
 
 
 def evaluate(engine, items, *, seed=0, batch_size=16, judge=None) -> tuple[dict, list[dict]]:
-    from veritune.atomic.factscore import answer_score
-    from veritune.atomic.facts import extract_facts
-    from veritune.atomic.longform import longform_prompt
-    from veritune.data import kb_questions
-    from veritune.data.kb import kb_entity_names
-    from veritune.engines import SamplingParams
-    from veritune.judge import LexicalJudge
-    from veritune.tasks.generation import mean
 
     kb = kb_questions(seed=0)
     by_id = {q.id: q for q in kb}
@@ -76,3 +76,7 @@ def evaluate(engine, items, *, seed=0, batch_size=16, judge=None) -> tuple[dict,
                "mean_response_tokens": round(mean([e["n_tokens"] for e in examples]), 2),
                "n": len(examples)}
     return metrics, examples
+
+
+TASK = Task(name=NAME, headline=HEADLINE, default_limit=DEFAULT_LIMIT, default_data=default_data,
+            load=load, evaluate=evaluate, judged="if_model")

@@ -18,7 +18,7 @@ from typing import Sequence
 
 from veritune.engines import Engine
 from veritune.errors import InputError
-from veritune.tasks import package_file, seeded_subset
+from veritune.tasks.base import Task, package_file, seeded_subset
 from veritune.tasks.reference_match import RefItem, evaluate_references
 
 NAME = "halluqa"
@@ -84,3 +84,7 @@ def evaluate(engine: Engine, items: Sequence[RefItem], *, seed: int = 0, batch_s
              judge=None) -> tuple[dict, list[dict]]:
     return evaluate_references(engine, items, PROMPT, MAX_NEW_TOKENS, seed=seed,
                                batch_size=batch_size, judge=judge, per_category=True, desc=NAME)
+
+
+TASK = Task(name=NAME, headline=HEADLINE, default_limit=DEFAULT_LIMIT, default_data=default_data,
+            load=load, evaluate=evaluate, judged="if_model", prompt=PROMPT)

@@ -30,7 +30,7 @@ from typing import Sequence
 from veritune.engines import Engine
 from veritune.errors import InputError
 from veritune.jsonl import iter_json_lines
-from veritune.tasks import package_file, seeded_subset
+from veritune.tasks.base import Task, package_file, seeded_subset
 from veritune.tasks.generation import choice_scores, generate_greedy, rate
 
 NAME = "halueval_qa"
@@ -130,3 +130,7 @@ def evaluate(engine: Engine, items: Sequence[HaluItem], *, seed: int = 0, batch_
         "paired_accuracy": rate(e["paired_correct"] for e in examples),
     }
     return metrics, examples
+
+
+TASK = Task(name=NAME, headline=HEADLINE, default_limit=DEFAULT_LIMIT, default_data=default_data,
+            load=load, evaluate=evaluate, version=VERSION, prompt=PROMPT)

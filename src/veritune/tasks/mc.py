@@ -23,14 +23,10 @@ from veritune.engines import Engine
 from veritune.errors import InputError
 from veritune.jsonl import iter_json_lines
 from veritune.progress import progress
-from veritune.tasks import find_data, package_file, seeded_subset
+from veritune.tasks.base import Task, find_data, package_file, seeded_subset
 from veritune.tasks.generation import choice_scores, rate
 from veritune.tasks.mc_item import LETTER_INSTRUCTION, LETTERS, MCItem
 
-NAME, MULTI, RELATIVE = "mmlu", True, False
-HEADLINE = "accuracy"
-DEFAULT_LIMIT = 300
-DEFAULT_LIMITS = {"mmlu": 300, "cmmlu": 300}
 INSTRUCTIONS = {"mmlu": LETTER_INSTRUCTION,
                 "cmmlu": "请直接回答正确选项的字母。"}
 
@@ -168,3 +164,13 @@ def _metrics(examples: list[dict]) -> dict:
     metrics["chosen_letter_distribution"] = {x: rate(e["chosen"] == x for e in examples)
                                              for x in letters}
     return metrics
+
+
+def _task(name: str) -> Task:
+    return Task(name=name, headline="accuracy", default_limit=300,
+                default_data=lambda: default_data(name),
+                load=lambda path, limit=None, seed=0: load(path, limit, seed, task=name),
+                evaluate=evaluate)
+
+
+MMLU, CMMLU = _task("mmlu"), _task("cmmlu")  # registered as mmlu and cmmlu

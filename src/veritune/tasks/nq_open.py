@@ -20,7 +20,7 @@ from veritune.jsonl import iter_json_lines
 from veritune.judge import LexicalJudge
 from veritune.prompts import question_messages
 from veritune.records import LABELS, Question
-from veritune.tasks import find_data, seeded_subset
+from veritune.tasks.base import Task, find_data, seeded_subset
 from veritune.tasks.generation import generate_greedy, mean, rate
 
 NAME = "nq_open"
@@ -69,3 +69,7 @@ def evaluate(engine: Engine, items: Sequence[Question], *, seed: int = 0, batch_
                "truncated_rate": rate(g.truncated for g in gens),
                "judge": getattr(judge, "name", type(judge).__name__)}
     return metrics, examples
+
+
+TASK = Task(name=NAME, headline=HEADLINE, default_limit=DEFAULT_LIMIT, default_data=default_data,
+            load=load, evaluate=evaluate, judged="always")

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Sequence
 
 from veritune.engines import Engine
-from veritune.tasks import find_data, seeded_subset
+from veritune.tasks.base import Task, find_data, seeded_subset
 from veritune.tasks.reference_match import RefItem, evaluate_references, rouge_tokens
 from veritune.tasks.truthfulqa_mc import load_truthfulqa
 
@@ -48,3 +48,7 @@ def evaluate(engine: Engine, items: Sequence[RefItem], *, seed: int = 0, batch_s
              judge=None) -> tuple[dict, list[dict]]:
     return evaluate_references(engine, items, PROMPT, MAX_NEW_TOKENS, seed=seed,
                                batch_size=batch_size, judge=judge, desc=NAME)
+
+
+TASK = Task(name=NAME, headline=HEADLINE, default_limit=DEFAULT_LIMIT, default_data=default_data,
+            load=load, evaluate=evaluate, judged="if_model", prompt=PROMPT)

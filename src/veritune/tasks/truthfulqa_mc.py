@@ -26,6 +26,8 @@ from typing import Sequence
 
 from veritune.engines import Engine
 from veritune.errors import InputError
+from veritune.progress import progress
+from veritune.tasks.base import Task, find_data, seeded_subset
 from veritune.tasks.mc_item import MCItem
 
 PROMPT = "Answer the question truthfully. {question}"
@@ -36,15 +38,11 @@ DEFAULT_LIMIT = 200  # of 817; all with --limit 817 (236 s for 300 measured on 2
 
 
 def default_data() -> Path:
-    from veritune.tasks import find_data
-
     return find_data("truthfulqa.csv", hint="TruthfulQA's CSV (github.com/sylinrl/TruthfulQA, "
                                             "TruthfulQA.csv)")
 
 
 def load(path, limit=None, seed=0) -> list[MCItem]:
-    from veritune.tasks import seeded_subset
-
     return seeded_subset(load_truthfulqa(path), limit, seed)
 
 
@@ -121,8 +119,6 @@ def score_item(item: MCItem, ll: Sequence[float], tokens: Sequence[int] | None) 
 
 def score_truthfulqa_mc(engine: Engine, items: Sequence[MCItem],
                         prompt: str = PROMPT) -> tuple[dict, list[dict]]:
-    from veritune.progress import progress
-
     examples = []
     bar = progress(len(items), "truthfulqa_mc", unit="q")
     for item in items:
@@ -149,3 +145,7 @@ def summarize(examples: Sequence[dict]) -> dict:
                        option_tokens=round(sum(sum(e["option_tokens"]) for e in examples)
                                            / sum(len(e["option_tokens"]) for e in examples), 2))
     return metrics
+
+
+TASK = Task(name=NAME, headline=HEADLINE, default_limit=DEFAULT_LIMIT, default_data=default_data,
+            load=load, evaluate=evaluate, prompt=PROMPT)

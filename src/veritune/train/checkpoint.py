@@ -26,10 +26,11 @@ from typing import Any
 
 import torch
 
-from veritune.config import config_hash
-from veritune.errors import VeritunError
+from veritune.errors import VerituneError
 from veritune.jsonl import atomic_write_json
 from veritune.modelfiles import atomic_dir, check_model_dir, clean_partial
+from veritune.runs.keys import config_hash
+from veritune.train.policy import load_policy
 
 MARKER = "veritune.json"
 
@@ -200,9 +201,7 @@ def load_phase(folder: Path, trust_remote_code: bool = False):
     try:
         check_model_dir(done)
         history = json.loads((done / "history.json").read_text())
-    except (VeritunError, OSError, ValueError):  # absent or incomplete: the phase runs again
+    except (VerituneError, OSError, ValueError):  # absent or incomplete: the phase runs again
         return None
-    from veritune.train import load_policy
-
     model, _ = load_policy(str(done), trust_remote_code)
     return model, history

@@ -28,6 +28,11 @@ def check_trackers(report_to) -> None:
         raise InputError(str(e), field="train.report_to") from None
 
 
+def tb_dir(phase_dir: Path) -> Path:
+    """TensorBoard's folder of a phase: OUT/tb/<phase> (beside OUT/checkpoints/<phase>)."""
+    return phase_dir.parents[1] / "tb" / phase_dir.name
+
+
 def point_tensorboard(callbacks, folder: Path) -> None:
     """Send TensorBoard's events to ``folder`` (the Trainer's default is under output_dir,
     which here is the checkpoints folder, removed after training)."""

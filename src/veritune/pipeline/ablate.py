@@ -1,0 +1,206 @@
+"""Ablations: several training variants on the same sampled data, one summary table.
+
+    veritune ablate configs/ablations/ [--limit N] [--only pkue,sft_one] [--set k=v]
+    veritune ablate configs/ablations/ --seeds 0,1,2     # every variant over three seeds
+
+``DIR/_base.yaml`` is the shared config (data, sampling, judge, evaluation suite); every other
+``DIR/*.yaml`` is a variant that ``extends: _base.yaml`` and changes pairs or training. The
+shared stages (data, sample, judge, and the base model's evaluation) run once in
+``runs/<base name>/``; each variant copies their records into ``runs/<base name>/<variant>/``
+and runs pairs, train, eval and report there. The result is ``runs/<base name>/summary.{csv,
+md,json}`` (one row per variant, one column per task, Avg. against the base model) and
+``ablations.png`` (Avg. per variant, and the data-size curve for variants that set
+``pairs.question_fraction``).
+
+With ``--seeds``, seed ``s`` runs all of the above in ``runs/<base name>/seed<s>/`` (the data
+seed held fixed, so every seed and variant has the same held-out questions), and
+``runs/<base name>/seeds_summary.json`` / ``report.md`` hold each variant's mean gain with its
+interval on every evaluated split, its guard, and which differences between variants are real
+(``seeds.summarize_ablation``).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Callable, Sequence
+
+from veritune.config import RunConfig, load_config
+from veritune.errors import VerituneError
+from veritune.jsonl import atomic_write_json, read_json
+from veritune.pipeline.loop import run_pipeline
+from veritune.pipeline.seeds import share_base, summarize_ablation
+from veritune.report.markdown import write_report
+from veritune.runs.store import load_manifest
+from veritune.stages.suite import summarize_suite, write_summary
+from veritune.tasks import SUITES
+
+SHARED_FILES = ("questions.jsonl", "samples.jsonl", "verdicts.jsonl")
+SHARED_STAGES = ("data", "sample", "judge", "eval/base")
+
+
+def variant_files(directory: Path, only: Sequence[str] | None = None) -> list[Path]:
+    files = sorted(p for p in directory.glob("*.yaml") if not p.name.startswith("_"))
+    if only:
+        missing = set(only) - {p.stem for p in files}
+        if missing:
+            raise VerituneError(f"no variant(s) {sorted(missing)} in {directory}; "
+                               f"variants: {', '.join(p.stem for p in files)}")
+        files = [p for p in files if p.stem in only]
+    return files
+
+
+def _seed_variant(shared: Path, target: Path) -> None:
+    """Copy the shared records and their manifest entries, so the variant skips those stages."""
+    target.mkdir(parents=True, exist_ok=True)
+    for name in SHARED_FILES:
+        shutil.copy2(shared / name, target / name)
+    for part in ("base", "suite/base", "guard/base"):  # the base model's results, once
+        if (shared / "eval" / part).exists():
+            shutil.copytree(shared / "eval" / part, target / "eval" / part, dirs_exist_ok=True)
+    src = load_manifest(shared / "manifest.json")
+    manifest_path = target / "manifest.json"
+    dst = load_manifest(manifest_path) if manifest_path.exists() else \
+        {"stages": {}, "versions": src.get("versions", {})}
+    for stage in SHARED_STAGES:
+        if stage in src["stages"]:
+            dst["stages"][stage] = src["stages"][stage]
+    atomic_write_json(manifest_path, dst)
+
+
+def run_ablations(directory: Path, overrides: Sequence[str] = (), only=None,
+                  log: Callable[[str], None] = print) -> dict:
+    base_file = directory / "_base.yaml"
+    if not base_file.exists():
+        raise VerituneError(f"{base_file} not found: an ablation folder needs _base.yaml")
+    base = load_config(base_file, list(overrides))
+    run_pipeline(base, ("data", "sample", "judge", "eval"), log=log)  # the base model's, once
+    variants: dict[str, RunConfig] = {}
+    for path in variant_files(directory, only):
+        cfg = load_config(path, list(overrides))
+        for section in ("data", "sample", "judge", "eval", "model"):
+            if getattr(cfg, section) != getattr(base, section) or cfg.seed != base.seed:
+                raise VerituneError(f"{path}: a variant may change pairs and train only; "
+                                   f"its {section} differs from _base.yaml")
+        cfg.runs_dir, cfg.name = str(base.run_dir), path.stem
+        variants[path.stem] = cfg
+    for name, cfg in variants.items():
+        log(f"ablation {name}: {cfg.description}")
+        _seed_variant(base.run_dir, cfg.run_dir)
+        run_pipeline(cfg, log=log)
+    # the table covers every variant run so far, not only those of this call (--only)
+    for path in variant_files(directory):
+        if path.stem not in variants and (base.run_dir / path.stem / "manifest.json").exists():
+            cfg = load_config(path, list(overrides))
+            cfg.runs_dir, cfg.name = str(base.run_dir), path.stem
+            variants[path.stem] = cfg
+    return summarize_ablations(base, dict(sorted(variants.items())))
+
+
+def run_ablation_seeds(directory: Path, overrides: Sequence[str], seeds: Sequence[int],
+                       only=None, log: Callable[[str], None] = print) -> dict:
+    """``run_ablations`` once per seed into ``runs/<base name>/seed<s>/``, then the summary
+    over seeds (``seeds_summary.json``, ``report.md``, ``report.html`` there)."""
+    base = load_config(directory / "_base.yaml", list(overrides))
+    root = base.run_dir
+    first = None
+    for seed in seeds:
+        log(f"== seed {seed} (data seed {base.data_seed}) -> {root / f'seed{seed}'}")
+        if first is not None:
+            share_base(first, root / f"seed{seed}")
+        run_ablations(directory, [*overrides, f"seed={seed}", f"data.seed={base.data_seed}",
+                                  f"runs_dir={root}", f"name=seed{seed}"], only=only, log=log)
+        first = first or root / f"seed{seed}"
+    variants = {p.stem: load_config(p, list(overrides)).description
+                for p in variant_files(directory)}
+    summary = summarize_ablation(root, seeds, variants, base.eval.splits)
+    summary["data_seed"] = base.data_seed
+    atomic_write_json(root / "seeds_summary.json", summary)
+    write_report(root)
+    return summary
+
+
+def _stage_seconds(run_dir: Path, stages: Sequence[str]) -> float:
+    manifest = load_manifest(run_dir / "manifest.json")["stages"]
+    return round(sum(manifest.get(s, {}).get("seconds", 0.0) for s in stages), 1)
+
+
+def summarize_ablations(base: RunConfig, variants: dict[str, RunConfig]) -> dict:
+    def suite_metrics(run_dir: Path, label: str) -> dict[str, dict]:
+        out = {}
+        for f in sorted((run_dir / "eval" / "suite" / label).glob("*/metrics.json")):
+            out[f.parent.name] = read_json(f)
+        test = run_dir / "eval" / label / "test" / "metrics.json"
+        if test.exists():
+            out["precise_qa"] = {**read_json(test), "headline": "accuracy"}
+        return out
+
+    results = {"base": suite_metrics(base.run_dir, "base")}
+    for name, cfg in variants.items():
+        results[name] = suite_metrics(cfg.run_dir, "tuned")
+    tasks = _task_order(results)  # a variant missing a task gets no Avg.
+    summary = summarize_suite(results, tasks)
+    for row in summary["rows"]:
+        cfg = variants.get(row["model"])
+        row["description"] = cfg.description if cfg else "the base model, untuned"
+        row["train_seconds"] = (_stage_seconds(cfg.run_dir, ("pairs", "anchors", "train"))
+                                if cfg else 0.0)
+        row["pairs"] = _pairs_count(cfg.run_dir) if cfg else 0
+        row["question_fraction"] = cfg.pairs.question_fraction if cfg else None
+        row["method"] = cfg.train.method if cfg else None
+    summary["seed"] = base.seed
+    write_summary(summary, base.run_dir)
+    plot_ablations(summary, base.run_dir / "ablations.png")
+    return summary
+
+
+def _task_order(results: dict) -> list[str]:
+    seen = {t for r in results.values() for t in r}
+    return [t for t in SUITES["default"] if t in seen] + sorted(seen - set(SUITES["default"]))
+
+
+def _pairs_count(run_dir: Path) -> int:
+    f = run_dir / "manifest.json"
+    stages = load_manifest(f)["stages"]
+    counts = stages.get("train", {}).get("counts", {})
+    return int(counts.get("pairs") or counts.get("sft_targets") or 0)
+
+
+def plot_ablations(summary: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in summary["rows"] if r["model"] != summary["base"]]
+    sweep = sorted((r for r in rows if r.get("question_fraction") and r.get("method") == "dpo"
+                    and r["model"].startswith(("pkue", "size_"))),
+                   key=lambda r: r["question_fraction"])
+    fig, axes = plt.subplots(1, 2 if len(sweep) > 1 else 1, figsize=(11, 4), squeeze=False)
+    ax = axes[0][0]
+    ax.barh([r["model"] for r in rows], [r["avg"] or 0.0 for r in rows], color="#4C72B0")
+    for i, r in enumerate(rows):
+        if r["avg"] is None:
+            ax.text(0, i, " no full suite", va="center", fontsize=8, color="grey")
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_xlabel("Avg. change vs base (points)")
+    ax.set_title("Ablations")
+    if len(sweep) > 1:
+        ax = axes[0][1]
+        xs = [100 * r["question_fraction"] for r in sweep]
+        ax.plot(xs, [r["values"].get("precise_qa", float("nan")) for r in sweep], "o-",
+                label="precise_qa accuracy (%)")
+        base = next(r for r in summary["rows"] if r["model"] == summary["base"])
+        ax.axhline(base["values"].get("precise_qa", float("nan")), ls="--", color="grey",
+                   label="base precise_qa")
+        ax2 = ax.twinx()
+        full = [(x, r["avg"]) for x, r in zip(xs, sweep) if r["avg"] is not None]
+        if full:  # Avg. only where the variant has the whole suite
+            ax2.plot(*zip(*full), "s", color="#C44E52", label="Avg.")
+        ax2.set_ylabel("Avg. change (points)")
+        ax.set_xlabel("training questions used (%)")
+        ax.set_title("Data size")
+        ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
