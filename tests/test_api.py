@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import SUBPROCESS_ENV
 from typer.testing import CliRunner
 
 import veritune
@@ -22,8 +21,10 @@ from veritune.api import RUN_FILES
 from veritune.cli import app
 from veritune.jsonl import read_records
 
+from conftest import SUBPROCESS_ENV
+
 REPO = Path(__file__).resolve().parents[1]
-LABELS = REPO / "tests" / "data" / "judge_labels.jsonl"
+LABELS = REPO / "tests" / "fixtures" / "judge_labels.jsonl"
 HEAVY = ("torch", "transformers", "trl", "peft", "datasets", "accelerate")
 
 

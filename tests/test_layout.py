@@ -97,23 +97,32 @@ def layout_section() -> str:
     return text.split("\n## Layout", 1)[1].split("\n## ", 1)[0]
 
 
+REPO_DIRS = {"benchmarks", "configs", "lm_eval_tasks", "tests"}  # beside src/veritune/
+
+
 def test_readme_layout_names_exist_and_cover_the_tree():
+    """Every module and package of src/veritune is named in the README's layout, and every
+    module of a package is named in that package's parentheses; nothing named is missing."""
     section = layout_section()
     named = set()
     top = re.sub(r"\([^)]*\)", "", section)  # what parentheses name is checked below
     for name in re.findall(r"`(\w+(?:\.py|/))`", top):
-        target = (ROOT / name) if name == "benchmarks/" else SRC / name
+        base = name.rstrip("/").removesuffix(".py")
+        target = ROOT / base if base in REPO_DIRS else SRC / name
         assert target.exists(), f"README layout names {name}, which is not in the tree"
-        named.add(name.rstrip("/").removesuffix(".py"))
-    # `pkg/` (`a`, `b.py`, ...): the modules named in a package's parentheses
+        named.add(base)
     for pkg, inner in re.findall(r"`(\w+)/` \(([^)]*)\)", section):
-        for mod in re.findall(r"`(\w+)(?:\.py)?`", inner):
+        listed = set(re.findall(r"`(\w+)(?:\.py)?`", inner))
+        for mod in listed:
             assert (SRC / pkg / f"{mod}.py").exists() or (SRC / pkg / mod).is_dir(), \
                 f"README layout names {pkg}/{mod}, which is not in the tree"
+        modules_of = {p.stem for p in (SRC / pkg).glob("*.py")} - {"__init__", "__main__"}
+        assert modules_of <= listed, f"README layout omits {pkg}/{sorted(modules_of - listed)}"
     tree = {p.stem if p.is_file() else p.name for p in SRC.iterdir()
             if (p.suffix == ".py" and p.name != "__init__.py")
             or (p.is_dir() and (p / "__init__.py").exists())}
     assert tree - named == set(), f"modules the README layout does not name: {tree - named}"
+    assert REPO_DIRS <= named, f"the README layout omits {REPO_DIRS - named}"
 
 
 def all_commands() -> dict[str, click.Command]:
@@ -216,3 +225,28 @@ def test_help_is_not_stale():
 
     text = " ".join(c.help or "" for c in typer.main.get_command(app).commands.values())
     assert "Fine-tune with TRL:" not in text  # training also runs on the shared backend
+
+
+def test_imports_inside_functions_say_why():
+    """An import inside a function hides the real graph; one is there only to defer a heavy
+    or optional dependency, and its block says so (a ``# deferred: ...`` comment on its first
+    line or the line above)."""
+    unsaid = []
+    for name, path in modules().items():
+        lines = path.read_text(encoding="utf-8").splitlines()
+        for node in ast.walk(ast.parse("\n".join(lines))):
+            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            said, prev_end = False, None
+            for imp in sorted((n for n in ast.walk(node)
+                               if isinstance(n, (ast.Import, ast.ImportFrom))),
+                              key=lambda n: n.lineno):
+                text = "\n".join(lines[imp.lineno - 1:imp.end_lineno])
+                above = lines[imp.lineno - 2] if imp.lineno >= 2 else ""
+                if prev_end is None or imp.lineno != prev_end + 1:
+                    said = "deferred" in text or "# deferred" in above
+                said = said or "deferred" in text
+                if not said:
+                    unsaid.append(f"veritune.{name}:{imp.lineno}: {lines[imp.lineno - 1].strip()}")
+                prev_end = imp.end_lineno
+    assert not unsaid, "imports inside functions without a reason: " + "; ".join(unsaid)

@@ -57,24 +57,10 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # for type checkers and IDEs; never executed
-    from veritune.api import (
-        BenchResult,
-        EvalResult,
-        RunResult,
-        build_judge,
-        evaluate_model,
-        judge_bench,
-        load_config,
-        read_run,
-        run,
-    )
+    from veritune.api import (BenchResult, EvalResult, RunResult, build_judge, evaluate_model,
+                              judge_bench, load_config, read_run, run)
     from veritune.config import RunConfig
-    from veritune.datasets_io import (
-        export_records,
-        read_pairs,
-        read_questions,
-        read_sft,
-        to_dataset,
-    )
+    from veritune.datasets_io import (export_records, read_pairs, read_questions, read_sft,
+                                      to_dataset)
     from veritune.errors import InputError, VerituneError, VeritunError
     from veritune.records import Pair, Question, Sample, Verdict

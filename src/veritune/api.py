@@ -23,8 +23,10 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence, Un
 
 from veritune.config import RunConfig
 from veritune.config import load_config as _load_config
+from veritune.data import load_questions
 from veritune.errors import VerituneError
-from veritune.jsonl import read_json
+from veritune.jsonl import atomic_write_json, read_json, write_records
+from veritune.judge.bench import load_labels, run_bench, subsample
 from veritune.runs.store import load_manifest
 
 if TYPE_CHECKING:
@@ -113,8 +115,6 @@ def run(config: RunConfig | PathLike, stages: str | Sequence[str] | None = None,
 
 def _questions(questions: Iterable[Question] | PathLike) -> list[Question]:
     if isinstance(questions, (str, Path)):
-        from veritune.data import load_questions
-
         return load_questions(questions)
     return list(questions)
 
@@ -139,7 +139,7 @@ def _judge(judge: Judge | str | None, cfg: RunConfig, questions: list[Question])
 
 @dataclass
 class EvalResult:
-    metrics: dict  # accuracy, n, per_domain, best_of_n, answer shape (see veritune.tasks.precise_qa)
+    metrics: dict  # accuracy, n, per_domain, best_of_n, answer shape (tasks.precise_qa)
     examples: list[Example]  # one per question: response, label, rationale
 
     @property
@@ -200,16 +200,12 @@ def judge_bench(labels: PathLike | Sequence[tuple[Question, str, str]],
     label}`` (see ``veritune.judge.bench``; label correct, incorrect or possibly_correct) or
     (Question, response, label) triples. ``limit``: a seeded subsample; ``resamples``: the
     bootstrap behind the intervals."""
-    from veritune.judge.bench import load_labels, run_bench, subsample
-
     items = load_labels(labels, definite_only) if isinstance(labels, (str, Path)) \
         else list(labels)
     items = subsample(items, limit, seed)
     the_judge = _judge(judge, _config(config), [q for q, _, _ in items])
     metrics, examples = run_bench(the_judge, items, resamples=resamples, seed=seed)
     if out is not None:
-        from veritune.jsonl import atomic_write_json, write_records
-
         atomic_write_json(Path(out) / "metrics.json", metrics)
         write_records(Path(out) / "examples.jsonl", examples)
     return BenchResult(metrics, examples)

@@ -54,14 +54,14 @@ def format_of(path: str | Path) -> str:
 # -- out ----------------------------------------------------------------------------------------
 
 def _message_feature():
-    from datasets import List, Value
+    from datasets import List, Value  # deferred: datasets is heavy
 
     return List({"role": Value("string"), "content": Value("string")})
 
 
 def features(kind: str):
     """The dataset's column types (explicit, so empty lists and nulls survive Parquet)."""
-    from datasets import Features, List, Value
+    from datasets import Features, List, Value  # deferred: datasets is heavy
 
     if kind == "questions":
         scalar = {"str": Value("string"), "int": Value("int64"), "bool": Value("bool"),
@@ -100,7 +100,7 @@ def to_rows(records: Sequence[Any], kind: str) -> list[dict]:
 def to_dataset(records: Sequence[Any], kind: str):
     """A ``datasets.Dataset`` of questions, pairs (loads into TRL's DPOTrainer) or SFT targets
     (loads into TRL's SFTTrainer)."""
-    from datasets import Dataset
+    from datasets import Dataset  # deferred: datasets is heavy
 
     return Dataset.from_list(to_rows(records, kind), features=features(kind))
 
@@ -136,7 +136,7 @@ def iter_rows(path: str | Path) -> Iterator[tuple[dict, Any]]:
             yield {"line": lineno}, obj
         return
     if fmt == "parquet":
-        import pyarrow.parquet as pq
+        import pyarrow.parquet as pq  # deferred: datasets is heavy
 
         try:
             rows = pq.read_table(path).to_pylist()
@@ -150,7 +150,7 @@ def iter_rows(path: str | Path) -> Iterator[tuple[dict, Any]]:
 
 
 def _saved_dataset(path: Path):
-    from datasets import DatasetDict, load_from_disk
+    from datasets import DatasetDict, load_from_disk  # deferred: datasets is heavy
 
     try:
         data = load_from_disk(str(path))

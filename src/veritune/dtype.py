@@ -16,6 +16,7 @@ emulates bf16 matmuls, measured 40x slower than fp32 on an AVX2-only CPU. Anythi
 from __future__ import annotations
 
 import functools
+import json
 from pathlib import Path
 
 NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
@@ -43,7 +44,7 @@ def _cpu_native_bf16() -> bool:
 def _cuda(device: str | None) -> bool:
     if device is not None:
         return device.startswith("cuda")
-    import torch
+    import torch  # deferred: torch is heavy
 
     return torch.cuda.is_available()
 
@@ -57,7 +58,7 @@ def resolve_dtype(dtype: str, device: str | None = None) -> str:
     if dtype != "auto":
         return dtype
     if _cuda(device):
-        import torch
+        import torch  # deferred: torch is heavy
 
         return "bfloat16" if torch.cuda.is_bf16_supported() else "float32"
     return "bfloat16" if _cpu_native_bf16() else "float32"
@@ -66,8 +67,6 @@ def resolve_dtype(dtype: str, device: str | None = None) -> str:
 def stored_dtype(model: str) -> str | None:
     """The dtype a local model folder's ``config.json`` says its weights are stored in
     (``dtype``, or ``torch_dtype`` before transformers 5); None when there is no such file."""
-    import json
-
     path = Path(model) / "config.json"
     try:
         config = json.loads(path.read_text(encoding="utf-8"))

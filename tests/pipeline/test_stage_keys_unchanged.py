@@ -1,5 +1,5 @@
 """Every stage computes the key the code before the stage redesign computed for the same config
-(``tests/data/stage_keys_v0.json``, captured from that code on a CPU with native bf16, which
+(``tests/fixtures/stage_keys_v0.json``, captured from that code on a CPU with native bf16, which
 the test pretends to be: ``dtype: auto`` hashes as what it resolves to), so a finished run made
 by an older veritune resumes with its stages skipped instead of running them again."""
 
@@ -18,7 +18,7 @@ from veritune.stages.anchors import AnchorsStage
 from veritune.stages.apeft import APEFT_STAGES
 
 REPO = Path(__file__).resolve().parents[2]
-GOLDEN = json.loads((REPO / "tests" / "data" / "stage_keys_v0.json").read_text())
+GOLDEN = json.loads((REPO / "tests" / "fixtures" / "stage_keys_v0.json").read_text())
 
 
 @pytest.mark.parametrize("case", sorted(GOLDEN))

@@ -7,11 +7,10 @@ from pathlib import Path
 from typing import Mapping
 
 from veritune.analysis.knn import mutual_knn, prompt_representations
-from veritune.prompts import read_prompt_file
 from veritune.analysis.shift import shift_metrics, token_ranks
 from veritune.engines.hf import HFEngine
 from veritune.jsonl import atomic_write_json, write_records
-
+from veritune.prompts import read_prompt_file
 
 FIELDS = ("prompt", "question", "input")
 
@@ -47,10 +46,10 @@ def run_shift(base: str, tuned: str, prompt_sets: Mapping[str, str], out: str | 
 
 def plot_shift(per_set: Mapping[str, dict], path: Path) -> None:
     """Stacked bars per prompt set: unshifted, marginal (rank 2..k), beyond top-k."""
-    import matplotlib
+    import matplotlib  # deferred: matplotlib is slow to import
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # deferred: matplotlib is slow to import
 
     names = list(per_set)
     fig, ax = plt.subplots(figsize=(1.6 + 1.4 * len(names), 3.2))

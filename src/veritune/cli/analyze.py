@@ -37,7 +37,7 @@ def analyze_shift(base: str = typer.Option(..., help="Base model (path, HF name,
                   max_new_tokens: int = typer.Option(128, help="Tokens generated per prompt."),
                   top_k: int = typer.Option(3, help="Ranks 2..k count as marginal.")):
     """How much the tuned model's answers depart from the base model's top-1 tokens."""
-    from veritune.analysis.run import run_shift
+    from veritune.analysis.run import run_shift  # deferred: loads torch
 
     m = run_shift(base, tuned, _prompt_sets(prompts), out, template=template, limit=limit,
                   max_new_tokens=max_new_tokens, top_k=top_k)
@@ -58,7 +58,7 @@ def analyze_knn(model_a: str = typer.Option(..., "--model-a", help="First model 
                 template: str = typer.Option("{prompt}", help="Wraps each prompt text."),
                 limit: Optional[int] = typer.Option(None, help="At most N prompts.")):
     """Mutual k-NN alignment of two models' last-layer prompt representations."""
-    from veritune.analysis.run import run_knn
+    from veritune.analysis.run import run_knn  # deferred: loads torch
 
     m = run_knn(model_a, model_b, str(prompts), out, k=k, template=template, limit=limit)
     typer.echo(f"mutual k-NN (k={k}, {m['n_prompts']} prompts): {m['mutual_knn']:.4f} "

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Optional
 
@@ -37,9 +38,7 @@ def build_command(
         dry_run: bool = typer.Option(False, "--dry-run", help="Print what steps 1-2 keep and "
                                      "the engine calls left; ask no model.")):
     """Build a FactualBench-style question set from encyclopedia entries."""
-    import json
-
-    from veritune.questionset import build_dataset
+    from veritune.questionset import build_dataset  # deferred: loads torch
     cfg = load_config(config, list(set_ or []) + ([f"model.name={model}"] if model else []),
                       cls=BuildConfig)
     if not dry_run:

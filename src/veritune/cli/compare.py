@@ -24,7 +24,7 @@ def compare_command(
         guard: bool = typer.Option(True, help="Also compare the guard tasks both runs scored."),
         out: Optional[Path] = typer.Option(None, help="Also write the comparison here (JSON).")):
     """A's tuned model minus B's: each split's accuracy and each guard task, with 95% intervals."""
-    from veritune.pipeline.compare import compare_lines, compare_runs
+    from veritune.pipeline.compare import compare_lines, compare_runs  # deferred: loads torch
     result = compare_runs(a, b, parse_seeds(seeds) if seeds else None,
                           [s.strip() for s in splits.split(",") if s.strip()], guard=guard)
     for line in compare_lines(result):

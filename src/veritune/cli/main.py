@@ -14,6 +14,7 @@ from typing import Optional
 
 import typer
 
+from veritune import __version__
 from veritune.cli import stages as stage_commands
 from veritune.cli.analyze import analyze_app
 from veritune.cli.build import build_command
@@ -22,6 +23,9 @@ from veritune.cli.errors import friendly
 from veritune.cli.options import SetOpt, flags, make_config
 from veritune.config import load_config
 from veritune.errors import VerituneError
+from veritune.judge.bench import SUMMARY_KEYS
+from veritune.report.seeds import seeds_markdown
+from veritune.report.tables import to_markdown
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Make a language model more factual with what it already knows (PKUE). "
@@ -31,8 +35,6 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 
 def _version(value: bool) -> None:
     if value:
-        from veritune import __version__
-
         typer.echo(f"veritune {__version__}")
         raise typer.Exit()
 
@@ -93,10 +95,11 @@ def ablate(directory: Path = typer.Argument(..., help="Folder with _base.yaml an
                None, help="Comma-separated training seeds: every variant per seed into "
                           "runs/<base>/seed<s>/, then seeds_summary.json and report.md.")):
     """Run ablation variants on shared samples; write one summary table and a plot."""
-    from veritune.pipeline.ablate import run_ablation_seeds, run_ablations  # deferred: torch
+    from veritune.pipeline.ablate import (  # deferred: torch
+        run_ablation_seeds,
+        run_ablations,
+    )
     from veritune.pipeline.seeds import parse_seeds
-    from veritune.report.seeds import seeds_markdown
-    from veritune.report.tables import to_markdown
     from veritune.stages.suite import summary_table
 
     overrides = list(set_ or []) + ([f"limit={limit}"] if limit is not None else [])
@@ -133,7 +136,6 @@ def judge_bench(labels: Path = typer.Option(..., help="JSONL of {question, answe
     """Agreement of a judge with human labels: kappa and balanced accuracy with bootstrap
     intervals, possibly-correct answers apart, cost per item and who decided."""
     from veritune.api import judge_bench as bench  # deferred: a model judge loads torch
-    from veritune.judge.bench import SUMMARY_KEYS
 
     cfg = make_config(config, set_, extra=flags(**{"judge.name": judge_name}))
     metrics = bench(labels, None, config=cfg, out=out, limit=limit, definite_only=definite_only,

@@ -20,18 +20,8 @@ from typing import Optional
 import typer
 
 from veritune.cli.errors import friendly
-from veritune.cli.options import (
-    ConfigArg,
-    ExportOpt,
-    KeyOpt,
-    PathOpt,
-    SetOpt,
-    config_mode_refuses,
-    export,
-    flags,
-    make_config,
-    need,
-)
+from veritune.cli.options import (ConfigArg, ExportOpt, KeyOpt, PathOpt, SetOpt,
+                                  config_mode_refuses, export, flags, make_config, need)
 from veritune.data import load_questions
 from veritune.errors import VerituneError
 from veritune.jsonl import atomic_write_text, read_records

@@ -15,21 +15,9 @@ from pathlib import Path
 import yaml
 
 from veritune.config.load import load
-from veritune.config.schema import (
-    DEFAULT_PROMPT,
-    AnchorConfig,
-    ApeftConfig,
-    DataConfig,
-    EvalConfig,
-    JudgeConfig,
-    LoraConfig,
-    ModelConfig,
-    PairsConfig,
-    RunConfig,
-    SampleConfig,
-    SamplingParams,
-    TrainConfig,
-)
+from veritune.config.schema import (DEFAULT_PROMPT, AnchorConfig, ApeftConfig, DataConfig,
+                                    EvalConfig, JudgeConfig, LoraConfig, ModelConfig, PairsConfig,
+                                    RunConfig, SampleConfig, SamplingParams, TrainConfig)
 
 __all__ = ["DEFAULT_PROMPT", "AnchorConfig", "ApeftConfig", "DataConfig", "EvalConfig",
            "JudgeConfig", "LoraConfig", "ModelConfig", "PairsConfig", "RunConfig",

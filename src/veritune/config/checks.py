@@ -25,9 +25,15 @@ from veritune.errors import InputError
 Check = Callable[[Any], "str | None"]
 
 
+def described(text: str, check: Check) -> Check:
+    """``check`` with the words the config reference shows for it (``check.describe``)."""
+    check.describe = text  # type: ignore[attr-defined]
+    return check
+
+
 def one_of(*choices: str) -> Check:
-    return lambda v: None if v in choices else \
-        f"must be one of {', '.join(choices)}, got {v!r}"
+    return described(", ".join(choices), lambda v: None if v in choices else
+                     f"must be one of {', '.join(choices)}, got {v!r}")
 
 
 def each_of(*choices: str) -> Check:
@@ -37,7 +43,7 @@ def each_of(*choices: str) -> Check:
             return f"must not be empty (choose from {', '.join(choices)})"
         bad = [x for x in v if x not in choices]
         return f"unknown {bad[0]!r}; choose from {', '.join(choices)}" if bad else None
-    return check
+    return described("some of " + ", ".join(choices), check)
 
 
 def _number(v) -> str | None:
@@ -47,11 +53,13 @@ def _number(v) -> str | None:
 
 
 def at_least(lo: float) -> Check:
-    return lambda v: _number(v) or (None if v >= lo else f"must be at least {lo}, got {v!r}")
+    return described(f">= {lo}", lambda v: _number(v) or
+                     (None if v >= lo else f"must be at least {lo}, got {v!r}"))
 
 
 def above(lo: float) -> Check:
-    return lambda v: _number(v) or (None if v > lo else f"must be greater than {lo}, got {v!r}")
+    return described(f"> {lo}", lambda v: _number(v) or
+                     (None if v > lo else f"must be greater than {lo}, got {v!r}"))
 
 
 def within(lo: float, hi: float, low_open: bool = False, high_open: bool = False) -> Check:
@@ -60,22 +68,22 @@ def within(lo: float, hi: float, low_open: bool = False, high_open: bool = False
         ok = (v > lo if low_open else v >= lo) and (v < hi if high_open else v <= hi)
         interval = f"{'(' if low_open else '['}{lo}, {hi}{')' if high_open else ']'}"
         return _number(v) or (None if ok else f"must be in {interval}, got {v!r}")
-    check.describe = f"{'(' if low_open else '['}{lo}, {hi}{')' if high_open else ']'}"
-    return check
+    return described(f"{'(' if low_open else '['}{lo}, {hi}{')' if high_open else ']'}", check)
 
 
-def nonempty(v) -> str | None:
-    return None if (v.strip() if isinstance(v, str) else v) else "must not be empty"
+nonempty = described("not empty", lambda v: None if (v.strip() if isinstance(v, str) else v)
+                     else "must not be empty")
 
 
 def matches(pattern: str, what: str) -> Check:
-    return lambda v: None if re.fullmatch(pattern, v) else f"must be {what}, got {v!r}"
+    return described(what, lambda v: None if re.fullmatch(pattern, v) else
+                     f"must be {what}, got {v!r}")
 
 
 def has_placeholder(name: str) -> Check:
     """A template that must hold ``{name}`` (other braces are kept as written)."""
-    return lambda v: None if "{" + name + "}" in v else \
-        f"must contain {{{name}}} (where the {name} goes), got {v!r}"
+    return described(f"holds {{{name}}}", lambda v: None if "{" + name + "}" in v else
+                     f"must contain {{{name}}} (where the {name} goes), got {v!r}")
 
 
 def registered(kind: str) -> Check:

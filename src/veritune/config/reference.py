@@ -39,13 +39,20 @@ def _sections(cls: type, prefix: str = "") -> Iterator[tuple[str, type, list]]:
 
 
 def _type_name(hint: Any) -> str:
-    choices = literal_choices(hint)
-    if choices is not None:
-        return "choice"
-    text = str(hint).replace("typing.", "")
-    for name in ("str", "int", "float", "bool"):
-        text = text.replace(f"<class '{name}'>", name)
-    return text.replace("NoneType", "null")
+    """``int``, ``float or null``, ``list of str``, ``choice``, ``mapping``, ``section``."""
+    if literal_choices(hint) is not None:
+        return "choice" + (" or null" if type(None) in typing.get_args(hint) else "")
+    if dataclasses.is_dataclass(hint):
+        return "section"
+    args = typing.get_args(hint)
+    origin = typing.get_origin(hint)
+    if origin is list:
+        return f"list of {_type_name(args[0])}"
+    if origin is dict:
+        return "mapping"
+    if args:  # a union
+        return " or ".join(_type_name(a) for a in args)
+    return "null" if hint is type(None) else getattr(hint, "__name__", str(hint))
 
 
 def _default(f: dataclasses.Field) -> str:
@@ -90,14 +97,9 @@ def reference_markdown() -> str:
         lines += ["| key | type | default | allowed | what it does |", "|---|---|---|---|---|"]
         for f in fields:
             hint = hints[f.name]
-            if any(dataclasses.is_dataclass(h) for h in [hint, *typing.get_args(hint)]) \
-                    and _default(f) in ("(section)", "null") and not f.metadata.get("check"):
-                kind = "section"
-            else:
-                kind = _type_name(hint)
-            help_text = f.metadata.get("help", "").replace("|", "\\|")
-            lines.append(f"| `{prefix}{f.name}` | {kind} | `{_default(f)}` | "
-                         f"{_allowed(f, hint).replace('|', chr(92) + '|')} | {help_text} |")
+            cells = [f"`{prefix}{f.name}`", _type_name(hint), f"`{_default(f)}`",
+                     _allowed(f, hint), f.metadata.get("help", "")]
+            lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
         lines.append("")
     return "\n".join(lines)
 

@@ -18,19 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from veritune.config.checks import (
-    above,
-    at_least,
-    each_of,
-    fraction,
-    has_placeholder,
-    matches,
-    nonempty,
-    positive,
-    probability,
-    section,
-    within,
-)
+from veritune.config.checks import (above, at_least, each_of, fraction, has_placeholder, matches,
+                                    nonempty, positive, probability, section, within)
 from veritune.config.train_names import lr_scheduler_name, tracker_names
 from veritune.errors import InputError
 from veritune.records import SPLITS
@@ -271,7 +260,8 @@ class TrainConfig:
                              "set train.eval_steps to at least 1", field="train.select")
         if self.backend != "trl" and self.loss_type not in ("sigmoid", "ipo"):
             raise InputError(f"train.backend: {self.backend} implements sigmoid and ipo, got "
-                             f"{self.loss_type!r}; use train.backend: trl", field="train.loss_type")
+                             f"{self.loss_type!r}; use train.backend: trl",
+                             field="train.loss_type")
         if self.anchor is not None and self.backend == "trl":
             raise InputError("the anchor term is computed by train.backend: prompt_sharing "
                              "(alias shared) only; set it, or leave train.anchor out",

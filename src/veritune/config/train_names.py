@@ -24,7 +24,8 @@ def lr_scheduler_name(name: str) -> str | None:
                 f"compute; choose one of {', '.join(SCHEDULERS)}")
     if name in SCHEDULERS:
         return None
-    from transformers.trainer_utils import SchedulerType
+    # deferred: transformers is slow to import
+    from transformers.trainer_utils import (SchedulerType)
 
     known = [s.value for s in SchedulerType if s.value not in NEEDS_EVAL_LOSS]
     return None if name in known else \
@@ -38,7 +39,8 @@ def tracker_names(value: str | list[str]) -> str | None:
     unknown = [n for n in names if n not in TRACKERS + ("none", "all")]
     if not unknown:
         return None
-    from transformers.integrations.integration_utils import INTEGRATION_TO_CALLBACK
+    # deferred: transformers is slow to import
+    from transformers.integrations.integration_utils import (INTEGRATION_TO_CALLBACK)
 
     known = list(INTEGRATION_TO_CALLBACK)
     bad = [n for n in unknown if n not in known]

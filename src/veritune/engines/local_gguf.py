@@ -65,7 +65,7 @@ def converted_dir(gguf: Path) -> Path:
 
 def gguf_dtype(gguf: Path) -> str:
     """The float type the converted weights are saved in (see the module docstring)."""
-    from gguf import GGUFReader
+    from gguf import GGUFReader  # deferred: slow to import
 
     field = GGUFReader(str(gguf)).fields.get("general.file_type")
     file_type = int(field.contents()) if field is not None else -1
@@ -108,8 +108,11 @@ def convert_gguf(gguf: Path, target: Path, dtype: str = "bfloat16",
 
     ``special_tokens`` pins tokens a GGUF's metadata gets wrong (see the embedded model).
     """
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    import torch  # deferred: torch is heavy
+    from transformers import (  # deferred: transformers is slow to import
+        AutoModelForCausalLM,
+        AutoTokenizer,
+    )
 
     model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name,
                                                  dtype=getattr(torch, dtype))

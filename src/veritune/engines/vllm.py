@@ -78,7 +78,7 @@ class VLLMEngine:
     def __init__(self, model: str, dtype: str = "auto", trust_remote_code: bool = False,
                  seed: int = 0, **options: Any):
         try:
-            import vllm
+            import vllm  # deferred: an optional GPU dependency
         except ImportError:
             raise VerituneError("engine: vllm needs the vllm package (pip install "
                                "'veritune[vllm]' on a machine with a supported GPU)") from None
@@ -114,7 +114,7 @@ class VLLMEngine:
         return [choice_values(o.outputs[0].logprobs[0], [i[0] for i in ids]) for o in outputs]
 
     def loglikelihood(self, requests: Sequence[tuple[Messages, str]]) -> list[float]:
-        from vllm.inputs import TokensPrompt
+        from vllm.inputs import TokensPrompt  # deferred: an optional GPU dependency
 
         encoded = []
         for messages, continuation in requests:

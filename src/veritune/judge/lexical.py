@@ -61,15 +61,8 @@ from functools import lru_cache
 from typing import Iterable, Mapping, Sequence
 
 from veritune.judge.base import Judgement
-from veritune.judge.normalize import (
-    Token,
-    cjk_form,
-    has_cjk,
-    normalize,
-    prepare,
-    split_sentences,
-    tokenize,
-)
+from veritune.judge.normalize import (Token, cjk_form, has_cjk, normalize, prepare,
+                                      split_sentences, tokenize)
 from veritune.judge.partial import Partial, best_partial, number_conflict, words
 from veritune.records import Question
 

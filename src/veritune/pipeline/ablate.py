@@ -167,10 +167,10 @@ def _pairs_count(run_dir: Path) -> int:
 
 
 def plot_ablations(summary: dict, path: Path) -> None:
-    import matplotlib
+    import matplotlib  # deferred: matplotlib is slow to import
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # deferred: matplotlib is slow to import
 
     rows = [r for r in summary["rows"] if r["model"] != summary["base"]]
     sweep = sorted((r for r in rows if r.get("question_fraction") and r.get("method") == "dpo"

@@ -13,10 +13,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterator
 
-from veritune.data.loaders import (
-    csv_rows,  # header checked, rows with line numbers
-    hf_rows,
-)
+from veritune.data.loaders import csv_rows, hf_rows  # header checked, rows with line numbers
 from veritune.errors import InputError
 from veritune.jsonl import iter_json_lines
 from veritune.judge.normalize import has_cjk, split_sentences

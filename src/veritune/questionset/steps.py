@@ -20,12 +20,8 @@ from veritune.progress import progress
 from veritune.questionset.config import OTHERS, BuildConfig
 from veritune.questionset.entries import Entry
 from veritune.questionset.parse import ParseError, parse_domain, parse_quality, parse_questions
-from veritune.questionset.templates import (
-    PROMPT_VERSION,
-    classification_prompt,
-    generation_prompt,
-    quality_prompt,
-)
+from veritune.questionset.templates import (PROMPT_VERSION, classification_prompt,
+                                            generation_prompt, quality_prompt)
 from veritune.runs.keys import config_hash
 
 

@@ -64,10 +64,10 @@ def _na(what: str) -> str:
 
 
 def _plt():
-    import matplotlib
+    import matplotlib  # deferred: matplotlib is slow to import
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # deferred: matplotlib is slow to import
 
     return plt
 

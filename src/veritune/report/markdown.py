@@ -68,10 +68,10 @@ def shape_table(base: dict, tuned: dict | None) -> list[str]:
 
 
 def plot_domains(base: dict, tuned: dict | None, path: Path, title: str) -> None:
-    import matplotlib
+    import matplotlib  # deferred: matplotlib is slow to import
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # deferred: matplotlib is slow to import
 
     domains = list(base["per_domain"])
     x = range(len(domains))

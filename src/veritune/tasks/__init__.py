@@ -2,18 +2,8 @@
 ``veritune.registry``; ``suite.py`` runs several on several models, ``guard.py`` compares base
 and tuned on the out-of-domain ones."""
 
-from veritune.tasks.base import (
-                                 SUITES,
-                                 Task,
-                                 data_dirs,
-                                 find_data,
-                                 get_task,
-                                 item_scores,
-                                 package_file,
-                                 run_task,
-                                 seeded_subset,
-                                 suite_tasks,
-)
+from veritune.tasks.base import (SUITES, Task, data_dirs, find_data, get_task, item_scores,
+                                 package_file, run_task, seeded_subset, suite_tasks)
 
 __all__ = ["SUITES", "Task", "data_dirs", "find_data", "get_task", "item_scores",
            "package_file", "run_task", "seeded_subset", "suite_tasks"]

@@ -43,7 +43,7 @@ def train(model_name: str, pairs: Sequence[Pair], sft_targets: Sequence[Pair], c
     ``evaluate(model) -> float`` scores the policy on validation every ``train.eval_steps``
     steps (``train.select: validation`` needs it); ``resume_key`` is anything else the
     checkpoints depend on (the pipeline passes its validation data's hash); ``anchors``: the
-    base model's answers to general prompts, held in the DPO phase (``veritune.stages.anchors``)."""
+    base model's answers to general prompts, held in the DPO phase (``stages/anchors.py``)."""
     out_dir = Path(out_dir)
     needs_pairs = cfg.method != "sft"
     if needs_pairs and not pairs:

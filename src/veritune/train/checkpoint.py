@@ -80,7 +80,7 @@ def set_rng_state(state: dict) -> None:
 def save_optimizer(optimizer, path: Path) -> None:
     """The optimiser's state as safetensors (torch.save takes 5x longer on 1 GB of Adam
     moments) plus its non-tensor values as JSON."""
-    from safetensors.torch import save_file
+    from safetensors.torch import save_file  # deferred: loads torch
 
     sd = optimizer.state_dict()
     tensors = {f"{i}/{k}": v.detach().cpu().contiguous() for i, st in sd["state"].items()
@@ -93,7 +93,7 @@ def save_optimizer(optimizer, path: Path) -> None:
 
 
 def load_optimizer(optimizer, path: Path, device) -> None:
-    from safetensors.torch import load_file
+    from safetensors.torch import load_file  # deferred: loads torch
 
     meta = json.loads((path / "optimizer.json").read_text())
     state: dict[int, dict] = {int(i): dict(v) for i, v in meta["other"].items()}
@@ -125,7 +125,7 @@ class StepCheckpoints:
 
     def save(self, step: int, model, optimizer, scheduler, tensors: dict[str, torch.Tensor],
              state: dict) -> Path:
-        from safetensors.torch import save_file
+        from safetensors.torch import save_file  # deferred: loads torch
 
         path = self.dir / f"step-{step}"
         with atomic_dir(path) as tmp:
@@ -146,7 +146,7 @@ class StepCheckpoints:
     def load(self, path: Path, model, optimizer, scheduler) -> tuple[dict, dict]:
         """Restore weights, optimiser and schedule; return (tensors, state). Call
         :func:`set_rng_state` with ``state["rng"]`` last, after anything that draws."""
-        from safetensors.torch import load_file
+        from safetensors.torch import load_file  # deferred: loads torch
 
         device = next(model.parameters()).device
         load_trainable(model, load_file(str(path / "trainable.safetensors"), device=str(device)))

@@ -24,7 +24,7 @@ def warmup_steps(total: int, ratio: float) -> int:
 
 def make_scheduler(cfg: TrainConfig, optimizer: torch.optim.Optimizer, total: int):
     """The schedule the Trainer would build for ``total`` optimiser steps."""
-    from transformers import get_scheduler
+    from transformers import get_scheduler  # deferred: transformers is slow to import
 
     return get_scheduler(cfg.lr_scheduler, optimizer,
                          num_warmup_steps=warmup_steps(total, cfg.warmup_ratio),

@@ -70,7 +70,7 @@ class Selector:
     def state(self, folder: Path) -> dict:
         """What a checkpoint records; writes the best weights beside it when new."""
         if self.best_step is not None:
-            from safetensors.torch import save_file
+            from safetensors.torch import save_file  # deferred: loads torch
 
             path = folder / f"best-{self.best_step}.safetensors"
             if not path.exists():  # written aside, fsynced, renamed
@@ -91,7 +91,7 @@ class Selector:
     def restore(self, state: dict | None, folder: Path) -> None:
         if not state:
             return
-        from safetensors.torch import load_file
+        from safetensors.torch import load_file  # deferred: loads torch
 
         self.scores = [tuple(s) for s in state["scores"]]
         self.best_step = state["best_step"]
@@ -103,7 +103,7 @@ class Selector:
 def selector_callback(selector: Selector, trainer):
     """The same for TRL: a TrainerCallback that scores at step 0 (a fresh start), every
     ``eval_steps`` and at the last step, and logs through ``trainer.log`` (so trackers see it)."""
-    from transformers import TrainerCallback
+    from transformers import TrainerCallback  # deferred: transformers is slow to import
 
     class SelectCallback(TrainerCallback):
         def _measure(self, state, control, model):

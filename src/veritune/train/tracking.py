@@ -19,7 +19,8 @@ from veritune.errors import InputError
 
 def check_trackers(report_to) -> None:
     """Each tracker's callback can be made (its package is installed), before a model loads."""
-    from transformers.integrations import get_reporting_integration_callbacks
+    # deferred: transformers is slow to import
+    from transformers.integrations import (get_reporting_integration_callbacks)
 
     try:
         for cls in get_reporting_integration_callbacks(report_to):
@@ -36,7 +37,8 @@ def tb_dir(phase_dir: Path) -> Path:
 def point_tensorboard(callbacks, folder: Path) -> None:
     """Send TensorBoard's events to ``folder`` (the Trainer's default is under output_dir,
     which here is the checkpoints folder, removed after training)."""
-    from transformers.integrations import TensorBoardCallback
+    # deferred: transformers is slow to import
+    from transformers.integrations import (TensorBoardCallback)
 
     if os.environ.get("TENSORBOARD_LOGGING_DIR"):
         return
@@ -49,8 +51,12 @@ class Tracker:
     """The reporting callbacks of ``args.report_to``, fed the shared backend's log rows."""
 
     def __init__(self, args, folder: Path, model):
-        from transformers import TrainerControl, TrainerState
-        from transformers.integrations import get_reporting_integration_callbacks
+        from transformers import (  # deferred: transformers is slow to import
+            TrainerControl,
+            TrainerState,
+        )
+        # deferred: transformers is slow to import
+        from transformers.integrations import (get_reporting_integration_callbacks)
 
         self.args, self.model = args, model
         self.callbacks = [cls() for cls in get_reporting_integration_callbacks(args.report_to)]
