@@ -22,7 +22,7 @@ import torch
 
 from veritune.config import LoraConfig, TrainConfig
 from veritune.records import Pair
-from veritune.train import load_policy, peft_config
+from veritune.train.policy import load_policy, peft_config
 from veritune.train.checkpoint import StepCheckpoints
 from veritune.train.prompt_sharing import answer_logps, encode_pair
 from veritune.train.schedule import make_scheduler

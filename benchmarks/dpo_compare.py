@@ -120,7 +120,7 @@ def worker(kind: str, pairs_file: str, n: int) -> dict:
     import torch
 
     from veritune.config import LoraConfig, TrainConfig
-    from veritune.train import load_policy, peft_config
+    from veritune.train.policy import load_policy, peft_config
     from veritune.train.prompt_sharing import PromptSharingDPO
 
     pairs = load(pairs_file, n)

@@ -28,7 +28,8 @@ from veritune.data import kb_questions, load_questions
 from veritune.data.kb import KB_RELATIONS
 from veritune.data.kb_hard import HARD_RELATIONS
 from veritune.stages.suite import model_label
-from veritune.tasks import find_data, package_file, seeded_subset
+from veritune.data.files import find_data, package_file
+from veritune.tasks import seeded_subset
 
 OUT = Path("benchmarks/results/premise")
 SETTINGS = {"eval.best_of_n": 8, "sample.temperature": 1.4, "sample.top_p": 0.9,

@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 
 from veritune.config import load_config
-from veritune.judge import suite_judge
-from veritune.pipeline import Pipeline
+from veritune.judge import task_judge
+from veritune.stages import Context, RunPaths
 from veritune.stages.suite import run_suite
 
 H100_LIMITS = {"truthfulqa_mc": 300, "truthfulqa_gen": 200, "halueval_qa": 500,
@@ -26,12 +26,12 @@ def main(root: str, *variants: str) -> None:
     for name in variants:
         run = Path(root) / name
         cfg = load_config(run / "config.yaml")
-        pipe = Pipeline(cfg)
-        questions = pipe.questions()
+        ctx = Context(cfg, RunPaths.of(run))
+        questions = ctx.questions()
         run_suite({"tuned": str(run / "model")}, list(H100_LIMITS), run / "eval" / "suite",
-                  pipe.engine, limits=H100_LIMITS, seed=cfg.seed,
+                  ctx.engine, limits=H100_LIMITS, seed=cfg.seed,
                   batch_size=cfg.eval.suite_batch_size,
-                  judge_for=lambda t: suite_judge(cfg, t, questions))
+                  judge_for=lambda t: task_judge(cfg, t, questions))
 
 
 if __name__ == "__main__":

@@ -66,7 +66,15 @@ def resolve_dtype(dtype: str, device: str | None = None) -> str:
 
 def stored_dtype(model: str) -> str | None:
     """The dtype a local model folder's ``config.json`` says its weights are stored in
-    (``dtype``, or ``torch_dtype`` before transformers 5); None when there is no such file."""
+    (``dtype``, or ``torch_dtype`` before transformers 5); for a LoRA adapter folder, its
+    base's; None when there is no such file."""
+    adapter = Path(model) / "adapter_config.json"
+    if adapter.exists():
+        try:
+            base = json.loads(adapter.read_text(encoding="utf-8"))["base_model_name_or_path"]
+        except (OSError, ValueError, KeyError):
+            return None
+        return stored_dtype(base) if base else None
     path = Path(model) / "config.json"
     try:
         config = json.loads(path.read_text(encoding="utf-8"))

@@ -83,12 +83,25 @@ def _safetensors_complete(path: Path) -> str | None:
     return None
 
 
+ADAPTER_CONFIG = "adapter_config.json"
+
+
 def check_model_dir(path: str | Path) -> None:
-    """Raise a clear error unless ``path`` holds a complete safetensors model."""
+    """Raise a clear error unless ``path`` holds a complete safetensors model (or a complete
+    LoRA adapter, which loads on the base it names)."""
     path = Path(path)
     hint = "an interrupted save? run the train stage again"
     if not path.is_dir():
         raise VerituneError(f"{path}: no model folder here ({hint})")
+    if (path / ADAPTER_CONFIG).exists():  # LoRA adapters saved apart from their base
+        try:
+            json.loads((path / ADAPTER_CONFIG).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            raise VerituneError(f"{path}: {ADAPTER_CONFIG} is unreadable ({hint})") from None
+        problem = _safetensors_complete(path / "adapter_model.safetensors")
+        if problem:
+            raise VerituneError(f"{path}: the adapter folder is incomplete: {problem} ({hint})")
+        return
     try:
         json.loads((path / "config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):

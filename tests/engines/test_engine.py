@@ -184,6 +184,29 @@ def test_loglikelihood_batch_padding_and_order(engine):
     assert got[3] == 0.0
 
 
+def test_options_of_one_question_share_its_prompt_and_score_as_whole_sequences(engine):
+    """TruthfulQA's options after one question: the prompt runs once for all of them (and a
+    batch never splits a question's options), with the log-probs of whole sequences."""
+    options = ["Paris", "Lyon is the capital", "Marseille", "It is Paris, France", "Nice"]
+    requests = [(PROMPTS[0], o) for o in options] + [(PROMPTS[1], o) for o in options[:2]]
+    expected = [manual_loglikelihood(engine, m, c) for m, c in requests]
+    calls = []
+    forward = engine.model.forward
+
+    def counting(*args, **kwargs):
+        calls.append(kwargs["input_ids"].shape)
+        return forward(*args, **kwargs)
+
+    engine.model.forward = counting
+    try:
+        got = engine.loglikelihood(requests, batch_size=2)
+    finally:
+        engine.model.forward = forward
+    assert got == pytest.approx(expected, rel=1e-4, abs=1e-3)
+    # each question: its prompt once (a row of 1), then all its options in one pass
+    assert [rows for rows, _ in calls] == [1, 5, 1, 2], calls
+
+
 def test_choice_logprobs_equal_loglikelihood_of_one_token_choices(tiny_model_dir):
     from veritune.engines.hf import HFEngine
     from veritune.tasks.generation import choice_scores

@@ -25,6 +25,7 @@ from veritune.errors import InputError
 from veritune.records import SPLITS
 
 DEFAULT_PROMPT = "Answer with just the answer. {question}"
+POLICY = "policy"  # judge.model.name: the run's own base model judges its answers
 
 # TRL's DPOTrainer loss types; the prompt-sharing backend implements the first two
 DPO_LOSS_TYPES = ("sigmoid", "ipo", "hinge", "exo_pair", "nca_pair", "robust", "bco_pair",
@@ -105,6 +106,13 @@ class DataConfig:
                                           check=positive)
     seed: int | None = opt(None, "seed of the questions, the split and the evaluation draws "
                            "(unset: the run's seed; veritune run --seeds fixes it)")
+    test_source: str | None = opt(None, "a question file that is the whole test split "
+                                  "(data.source then gives train and validation only, and no "
+                                  "test question may be one of theirs)", check=nonempty)
+    test_format: Literal["auto", "questions", "nq_open", "jsonl", "csv", "tsv"] = opt(
+        "auto", "how to read data.test_source")
+    max_test: int | None = opt(None, "data.test_source: a seeded subset of this many "
+                               "questions", check=positive)
 
     def __post_init__(self):
         if not 0 < self.test_fraction < 1:
@@ -141,7 +149,9 @@ class SampleConfig:
 class JudgeConfig:
     name: str = opt("lexical", "lexical | llm | ensemble (lexical decides clear cases, the "
                     "LLM the rest)", registry="judge")
-    model: ModelConfig = opt(help="the judge model (llm, ensemble)", factory=ModelConfig)
+    model: ModelConfig = opt(help="the judge model (llm, ensemble); name: policy judges with "
+                             "the run's own base model (self-verification)",
+                             factory=ModelConfig)
     max_new_tokens: int = opt(256, "mode generate: tokens for the analysis and the verdict",
                               check=positive)
     cache: str | None = opt(None, "SQLite verdict cache (unset: <run dir>/judge_cache.sqlite)",
@@ -187,6 +197,11 @@ class LoraConfig:
     target_modules: list[str] = opt(help="the modules adapted",
                                     factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"],
                                     check=nonempty)
+    save: Literal["merged", "adapter"] = opt(
+        "merged", "merged: one plain model folder, LoRA merged into float32 weights; adapter: "
+        "the adapters alone (PEFT), trained and scored on the base in the dtype model.dtype "
+        "resolves to (bf16 where native: half the memory and several times faster on a CPU "
+        "with bf16)")
 
 
 @section('train.anchor')
@@ -266,6 +281,9 @@ class TrainConfig:
             raise InputError("the anchor term is computed by train.backend: prompt_sharing "
                              "(alias shared) only; set it, or leave train.anchor out",
                              field="train.anchor")
+        if self.lora.save == "adapter" and self.method == "sft-then-dpo":
+            raise InputError("an adapter saved apart is one phase's: use method dpo, sft or "
+                             "sft+dpo, or train.lora.save: merged", field="train.lora.save")
         if self.anchor is not None and self.method == "sft":
             raise InputError("the anchor term joins a preference loss; train.method sft has "
                              "none", field="train.anchor")
@@ -385,6 +403,10 @@ class RunConfig:
     def data_seed(self) -> int:
         """The seed of the questions and the evaluation side: ``data.seed``, else ``seed``."""
         return self.seed if self.data.seed is None else self.data.seed
+
+    def __post_init__(self):
+        if self.judge.model.name == POLICY:  # self-verification: the policy judges itself
+            self.judge.model = dataclasses.replace(self.model)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

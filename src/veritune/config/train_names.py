@@ -25,7 +25,7 @@ def lr_scheduler_name(name: str) -> str | None:
     if name in SCHEDULERS:
         return None
     # deferred: transformers is slow to import
-    from transformers.trainer_utils import (SchedulerType)
+    from transformers.trainer_utils import SchedulerType
 
     known = [s.value for s in SchedulerType if s.value not in NEEDS_EVAL_LOSS]
     return None if name in known else \
@@ -40,7 +40,7 @@ def tracker_names(value: str | list[str]) -> str | None:
     if not unknown:
         return None
     # deferred: transformers is slow to import
-    from transformers.integrations.integration_utils import (INTEGRATION_TO_CALLBACK)
+    from transformers.integrations.integration_utils import INTEGRATION_TO_CALLBACK
 
     known = list(INTEGRATION_TO_CALLBACK)
     bad = [n for n in unknown if n not in known]

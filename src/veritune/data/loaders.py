@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from veritune.datasets_io import read_questions
+from veritune.data.files import resolve
 from veritune.errors import InputError
 from veritune.jsonl import iter_json_lines, read_records
 from veritune.records import Question
@@ -51,7 +52,7 @@ def load_questions(path: str | Path, format: str = "auto", columns: dict[str, st
         questions = _parse_rows(rows, path, format, mapping, domain, source, list_sep,
                                 prefix=_slug(path[len(HF_PREFIX):]))
     else:
-        path = Path(path)
+        path = resolve(path)  # data:NAME, package:PKG/PATH, or a path as written
         if not path.exists():
             raise InputError("file not found", path=path)
         table = path.is_dir() or path.suffix.lower() in (".parquet", ".pq")

@@ -17,6 +17,7 @@ from veritune.engines import Generation, Messages, SamplingParams, batch_seed
 from veritune.engines.embedded import EMBEDDED_ID, EMBEDDED_NAME, clear_quantization, resolve_model
 from veritune.engines.kv import cache_arg, cache_of
 from veritune.engines.prefix import PrefixCache
+from veritune.engines.prompt_cache import BatchPlan, row_logps
 from veritune.engines.sampling import sample_next
 
 __all__ = ["HFEngine", "decode", "sample_next"]
@@ -128,7 +129,16 @@ class HFEngine:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.stop_ids = self._stop_ids()
         self.share_prefix = False
-        self._prefix = PrefixCache()
+
+    @property
+    def share_prefix(self) -> bool:
+        """Run the start all prompts share once and keep its KV cache across calls
+        (``prefix.py``); setting it starts a new prefix (a new kind of prompt)."""
+        return self._share_prefix
+
+    @share_prefix.setter
+    def share_prefix(self, on: bool) -> None:
+        self._share_prefix, self._prefix = on, PrefixCache()
 
     @classmethod
     def from_config(cls, cfg, model: str) -> "HFEngine":
@@ -151,7 +161,7 @@ class HFEngine:
     def _prefilled(self, prompts: Sequence[Messages]):
         """The prompts run with their shared start cached, or None (``share_prefix`` off, or
         too little in common)."""
-        if not self.share_prefix:
+        if not self._share_prefix:
             return None
         rows = [self.tokenizer(self.prompt_text(m), add_special_tokens=False)["input_ids"]
                 for m in prompts]
@@ -214,22 +224,36 @@ class HFEngine:
     @torch.inference_mode()
     def loglikelihood(self, requests: Sequence[tuple[Messages, str]],
                       batch_size: int = 16) -> list[float]:
-        scores: list[float] = []
-        for start in range(0, len(requests), batch_size):
-            chunk = requests[start:start + batch_size]
-            prompts = [self.prompt_text(m) for m, _ in chunk]
-            p_ids = [self.tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
-            c_ids = [self.tokenizer(c, add_special_tokens=False)["input_ids"] for _, c in chunk]
-            seqs = [p + c for p, c in zip(p_ids, c_ids)]
-            width = max(len(s) for s in seqs)
-            pad = self.tokenizer.pad_token_id
-            ids = torch.tensor([[pad] * (width - len(s)) + s for s in seqs], device=self.device)
-            mask = torch.tensor([[0] * (width - len(s)) + [1] * len(s) for s in seqs],
-                                device=self.device)
-            logits = self.model(input_ids=ids, attention_mask=mask).logits.float()
-            logprobs = torch.log_softmax(logits[:, :-1], dim=-1)
-            targets = ids[:, 1:]
-            token_lp = logprobs.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
-            for row, c in enumerate(c_ids):
-                scores.append(float(token_lp[row, width - 1 - len(c):].sum()) if c else 0.0)
+        """Each continuation's summed log-prob after its prompt. Requests that share a prompt
+        (a multiple-choice question's options) run that prompt once (``prompt_cache``): a
+        batch holds about ``batch_size`` continuations and never splits a prompt's."""
+        tok = self.tokenizer
+        prompts: dict[str, tuple[int, ...]] = {}
+        encoded = []
+        for messages, continuation in requests:
+            text = self.prompt_text(messages)
+            if text not in prompts:
+                prompts[text] = tuple(tok(text, add_special_tokens=False)["input_ids"])
+            encoded.append((prompts[text],
+                            tok(continuation, add_special_tokens=False)["input_ids"]))
+        scores = [0.0] * len(encoded)  # an empty continuation has log-prob 0
+        start = 0
+        while start < len(encoded):
+            end = start + 1
+            while end < len(encoded) and (end - start < batch_size or
+                                          encoded[end][0] == encoded[end - 1][0]):
+                end += 1
+            index: dict[tuple[int, ...], int] = {}
+            rows, where = [], []
+            for k in range(start, end):
+                prompt, continuation = encoded[k]
+                if continuation:
+                    rows.append((index.setdefault(prompt, len(index)), list(continuation)))
+                    where.append(k)
+            if rows:
+                plan = BatchPlan([list(p) for p in index], rows, [], [])
+                token_logps, _ = row_logps(self.model, plan, tok.pad_token_id)
+                for k, value in zip(where, token_logps.sum(-1).tolist()):
+                    scores[k] = value
+            start = end
         return scores

@@ -14,7 +14,7 @@ from functools import cache
 def cache_name() -> str:
     """``cache`` where transformers has the new name, else ``past_key_values``."""
     # deferred: transformers is slow to import
-    from transformers.modeling_outputs import (CausalLMOutputWithPast)
+    from transformers.modeling_outputs import CausalLMOutputWithPast
     return "cache" if "cache" in CausalLMOutputWithPast.__dataclass_fields__ \
         else "past_key_values"
 

@@ -17,7 +17,7 @@ from veritune.data.loaders import csv_rows, hf_rows  # header checked, rows with
 from veritune.errors import InputError
 from veritune.jsonl import iter_json_lines
 from veritune.judge.normalize import has_cjk, split_sentences
-from veritune.tasks import package_file
+from veritune.data.files import package_file
 
 HALUEVAL = "halueval"
 

@@ -85,6 +85,8 @@ def _run(step: str, cache: StepCache, items: dict[str, object], make_prompt, par
     if not todo:
         return
     engine = engine_for()
+    if hasattr(engine, "share_prefix"):  # a step's prompts share their instructions and
+        engine.share_prefix = True  # worked examples: run them once (a new prefix a step)
     start = time.perf_counter()
     with RecordWriter(cache.path) as writer, progress(len(todo), step, "item") as bar:
         for b in range(0, len(todo), cfg.batch_size):

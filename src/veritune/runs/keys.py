@@ -30,6 +30,7 @@ ADDED_LATER: dict[str, frozenset[str]] = {
     "DataConfig": frozenset({"seed", "test_source", "test_format", "max_test"}),
     "JudgeConfig": frozenset({"mode", "threshold", "threshold_partial", "batch_size"}),
     "AnchorConfig": frozenset({"backward"}),
+    "LoraConfig": frozenset({"save"}),
     "TrainConfig": frozenset({"lr_scheduler_kwargs", "backend", "group_by_prompt", "bf16",
                               "select", "eval_steps", "anchor"}),
     "EvalConfig": frozenset({"limit", "guard", "guard_limit"}),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from veritune.data.files import resolve
 from veritune.data.questions import build_questions
 from veritune.jsonl import write_records
 from veritune.stages.base import Context, Stage
@@ -20,7 +21,8 @@ from veritune.stages.base import Context, Stage
 def source_files(cfg) -> list[Path]:
     """The files the questions come from (none for kb or a Hugging Face dataset)."""
     source = cfg.data.source
-    return [] if source == "kb" or source.startswith("hf:") else [Path(source)]
+    files = [] if source == "kb" or source.startswith("hf:") else [resolve(source)]
+    return files + ([resolve(cfg.data.test_source)] if cfg.data.test_source else [])
 
 
 class DataStage(Stage):

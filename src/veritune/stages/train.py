@@ -17,6 +17,7 @@ from pathlib import Path
 from transformers import AutoTokenizer
 
 from veritune.datasets_io import read_pairs, read_sft
+from veritune.dtype import resolve_dtype
 from veritune.engines.embedded import resolve_model
 from veritune.engines.hf import HFEngine
 from veritune.errors import InputError
@@ -116,7 +117,8 @@ class TrainStage(Stage):
         pairs, sft = self._records(paths.pairs, False), self._records(paths.sft, True)
         result = train(cfg.model.name, pairs, sft, cfg.train, paths.root, seed=cfg.seed,
                        trust_remote_code=cfg.model.trust_remote_code, evaluate=evaluate,
-                       resume_key=ctx.key, anchors=anchors)
+                       resume_key=ctx.key, anchors=anchors,
+                       model_dtype=resolve_dtype(cfg.model.dtype, cfg.model.device))
         if not result["main_process"]:  # under accelerate launch: rank 0 records
             return None
         write_records(paths.train_log, result["history"])

@@ -26,8 +26,6 @@ and three functions:
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import random
 import time
 from dataclasses import dataclass
@@ -35,7 +33,6 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from veritune import registry
-from veritune.errors import InputError
 from veritune.jsonl import atomic_write_json, write_records
 
 SUITES = {
@@ -76,38 +73,6 @@ def suite_tasks(suite: str | Sequence[str]) -> list[str]:
     for name in suite:
         get_task(name)
     return list(suite)
-
-
-def data_dirs() -> list[Path]:
-    """Folders searched for data files: ``$VERITUNE_DATA_DIR`` (``:``-separated), then
-    ``./data`` and ``../shared/data`` relative to the working directory."""
-    env = os.environ.get("VERITUNE_DATA_DIR", "")
-    dirs = [Path(p) for p in env.split(os.pathsep) if p]
-    return dirs + [Path("data"), Path("..") / "shared" / "data"]
-
-
-def find_data(relative: str, hint: str) -> Path:
-    """The first ``dir/relative`` that exists among ``data_dirs()``, else a clear error."""
-    for d in data_dirs():
-        if (d / relative).exists():
-            return d / relative
-    raise InputError(f"data file {relative!r} not found in {[str(d) for d in data_dirs()]}; "
-                     f"{hint} (or pass --data PATH, or set VERITUNE_DATA_DIR)")
-
-
-def package_file(package: str, relative: str, install: str) -> Path:
-    """A data file shipped inside an installed package (found without importing it), or the
-    same file under ``<data dir>/<package>/`` (an offline mirror without the package)."""
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        for d in data_dirs():
-            if (d / package / relative).exists():
-                return d / package / relative
-        raise InputError(f"package {package!r} is not installed; {install}")
-    path = Path(list(spec.submodule_search_locations)[0]) / relative
-    if not path.exists():
-        raise InputError(f"{path} not found in package {package!r}; {install}")
-    return path
 
 
 def seeded_subset(items: list, limit: int | None, seed: int) -> list:

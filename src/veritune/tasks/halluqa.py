@@ -16,9 +16,10 @@ import json
 from pathlib import Path
 from typing import Sequence
 
+from veritune.data.files import package_file
 from veritune.engines import Engine
 from veritune.errors import InputError
-from veritune.tasks.base import Task, package_file, seeded_subset
+from veritune.tasks.base import Task, seeded_subset
 from veritune.tasks.reference_match import RefItem, evaluate_references
 
 NAME = "halluqa"

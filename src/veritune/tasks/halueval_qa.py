@@ -27,10 +27,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+from veritune.data.files import package_file
 from veritune.engines import Engine
 from veritune.errors import InputError
 from veritune.jsonl import iter_json_lines
-from veritune.tasks.base import Task, package_file, seeded_subset
+from veritune.tasks.base import Task, seeded_subset
 from veritune.tasks.generation import choice_scores, generate_greedy, rate
 
 NAME = "halueval_qa"

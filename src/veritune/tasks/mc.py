@@ -19,11 +19,12 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Sequence
 
+from veritune.data.files import find_data, package_file
 from veritune.engines import Engine
 from veritune.errors import InputError
 from veritune.jsonl import iter_json_lines
 from veritune.progress import progress
-from veritune.tasks.base import Task, find_data, package_file, seeded_subset
+from veritune.tasks.base import Task, seeded_subset
 from veritune.tasks.generation import choice_scores, rate
 from veritune.tasks.mc_item import LETTER_INSTRUCTION, LETTERS, MCItem
 

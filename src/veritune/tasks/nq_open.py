@@ -14,13 +14,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
+from veritune.data.files import find_data
 from veritune.engines import Engine
 from veritune.errors import InputError
 from veritune.jsonl import iter_json_lines
 from veritune.judge import LexicalJudge
 from veritune.prompts import question_messages
 from veritune.records import LABELS, Question
-from veritune.tasks.base import Task, find_data, seeded_subset
+from veritune.tasks.base import Task, seeded_subset
 from veritune.tasks.generation import generate_greedy, mean, rate
 
 NAME = "nq_open"

@@ -14,8 +14,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
+from veritune.data.files import find_data
 from veritune.engines import Engine
-from veritune.tasks.base import Task, find_data, seeded_subset
+from veritune.tasks.base import Task, seeded_subset
 from veritune.tasks.reference_match import RefItem, evaluate_references, rouge_tokens
 from veritune.tasks.truthfulqa_mc import load_truthfulqa
 

@@ -24,10 +24,11 @@ import math
 from pathlib import Path
 from typing import Sequence
 
+from veritune.data.files import find_data
 from veritune.engines import Engine
 from veritune.errors import InputError
 from veritune.progress import progress
-from veritune.tasks.base import Task, find_data, seeded_subset
+from veritune.tasks.base import Task, seeded_subset
 from veritune.tasks.mc_item import MCItem
 
 PROMPT = "Answer the question truthfully. {question}"

@@ -24,7 +24,7 @@ from veritune.errors import VerituneError
 from veritune.records import Pair
 from veritune.runs.keys import hashable
 from veritune.train import checkpoint
-from veritune.train.policy import load_policy, save_model
+from veritune.train.policy import load_policy, policy_dtype, save_model
 from veritune.train.prompt_sharing import run_prompt_sharing
 from veritune.train.schedule import check_scheduler
 from veritune.train.select import Selector
@@ -37,7 +37,7 @@ __all__ = ["load_policy", "save_model", "train"]
 def train(model_name: str, pairs: Sequence[Pair], sft_targets: Sequence[Pair], cfg: TrainConfig,
           out_dir: str | Path, seed: int = 0, trust_remote_code: bool = False,
           evaluate: Callable[[object], float] | None = None, resume_key: str = "",
-          anchors: Sequence[Pair] = ()) -> dict:
+          anchors: Sequence[Pair] = (), model_dtype: str = "float32") -> dict:
     """Train and save to ``out_dir/model``; return the log history and data counts.
 
     ``evaluate(model) -> float`` scores the policy on validation every ``train.eval_steps``
@@ -67,7 +67,8 @@ def train(model_name: str, pairs: Sequence[Pair], sft_targets: Sequence[Pair], c
             key.append([a.to_dict() for a in anchors])
         checkpoint.prepare(root, key)
     torch.manual_seed(seed)
-    model, tokenizer = load_policy(model_name, trust_remote_code)
+    model, tokenizer = load_policy(model_name, trust_remote_code,
+                                   policy_dtype(cfg, model_dtype))
     phases = {"sft": ["sft"], "dpo": ["dpo"], "sft+dpo": ["dpo"],
               "sft-then-dpo": ["sft", "dpo"]}[cfg.method]
     history: list[dict] = []

@@ -17,9 +17,11 @@ from veritune.engines.embedded import clear_quantization, resolve_model
 from veritune.modelfiles import atomic_dir, clean_partial
 
 
-def load_policy(model_name: str, trust_remote_code: bool = False):
+def load_policy(model_name: str, trust_remote_code: bool = False, dtype: str = "float32"):
+    """The model to train and its tokenizer: float32 weights (the optimiser's), or the
+    frozen base of a LoRA adapter in ``dtype`` (``train.lora.save: adapter``)."""
     path = resolve_model(model_name)
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32,
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype),
                                                  trust_remote_code=trust_remote_code)
     clear_quantization(model)
     tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
@@ -35,6 +37,19 @@ def peft_config(cfg: TrainConfig):
 
     return LoraConfig(r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
                       target_modules=cfg.lora.target_modules, task_type="CAUSAL_LM")
+
+
+def policy_dtype(cfg: TrainConfig, model_dtype: str) -> str:
+    """The dtype the policy is loaded in: float32, or (LoRA saved as an adapter) the base in
+    the dtype ``model.dtype`` resolves to, bf16 where native, so that training and scoring
+    see the same frozen weights."""
+    return model_dtype if cfg.lora.enabled and cfg.lora.save == "adapter" else "float32"
+
+
+def finished(model, cfg: TrainConfig):
+    """The trained model as it is saved: LoRA merged into the weights, or (``lora.save:
+    adapter``) the adapters kept apart."""
+    return model if cfg.lora.enabled and cfg.lora.save == "adapter" else merged(model)
 
 
 def merged(model):

@@ -36,13 +36,13 @@ import torch
 
 from veritune.config import TrainConfig
 from veritune.dtype import train_bf16
-from veritune.engines.kv import cache_arg, cache_of
+from veritune.engines.prompt_cache import BatchPlan, plan_batch, row_logps
 from veritune.errors import VerituneError
 from veritune.progress import progress, say
 from veritune.records import Pair
 from veritune.train.checkpoint import StepCheckpoints, set_rng_state
 from veritune.train.losses import dpo_loss, ipo_loss, sft_term
-from veritune.train.policy import merged, peft_config
+from veritune.train.policy import finished, peft_config
 from veritune.train.schedule import make_scheduler, optimizer_steps
 from veritune.train.tracking import Tracker, tb_dir
 
@@ -71,62 +71,6 @@ def encode_pair(tokenizer, pair: Pair, max_length: int) -> EncodedPair:
     prompt = tokenizer(prompt_text, add_special_tokens=False)["input_ids"]
     room = max(1, max_length - len(prompt))
     return EncodedPair(prompt, answer(pair.chosen)[:room], answer(pair.rejected)[:room])
-
-
-@dataclass
-class BatchPlan:
-    """What a batch of pairs needs computed: each distinct prompt once, each distinct
-    (prompt, answer) once. In PKUE a question has up to K pairs that share its prompt and
-    reuse its answers (a correct answer paired with several incorrect ones)."""
-    prompts: list[list[int]]
-    rows: list[tuple[int, list[int]]]  # (prompt index, answer ids)
-    chosen: list[int]  # each pair's chosen row
-    rejected: list[int]
-
-
-def plan_batch(batch: Sequence[EncodedPair]) -> BatchPlan:
-    prompts: dict[tuple, int] = {}
-    rows: dict[tuple, int] = {}
-    chosen, rejected = [], []
-    for e in batch:
-        p = prompts.setdefault(tuple(e.prompt), len(prompts))
-        chosen.append(rows.setdefault((p, tuple(e.chosen)), len(rows)))
-        rejected.append(rows.setdefault((p, tuple(e.rejected)), len(rows)))
-    return BatchPlan([list(k) for k in prompts], [(p, list(a)) for p, a in rows],
-                     chosen, rejected)
-
-
-def row_logps(model, plan: BatchPlan, pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-token log-probs of each row's answer tokens and their mask: [rows, answer length]."""
-    device = next(model.parameters()).device
-    p_len = max(len(p) for p in plan.prompts)
-    ids = torch.full((len(plan.prompts), p_len), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(plan.prompts), p_len), dtype=torch.long)
-    for i, prompt in enumerate(plan.prompts):  # left-padded: their last tokens line up
-        ids[i, p_len - len(prompt):] = torch.tensor(prompt)
-        mask[i, p_len - len(prompt):] = 1
-    ids, mask = ids.to(device), mask.to(device)
-    pos = (mask.cumsum(-1) - 1).clamp(min=0)
-    out = model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True,
-                logits_to_keep=1)
-    of_row = torch.tensor([p for p, _ in plan.rows], device=device)
-    cache = cache_of(out)
-    cache.batch_select_indices(of_row)  # each row continues its prompt's cache
-    a_len = max(len(a) for _, a in plan.rows)
-    a_ids = torch.full((len(plan.rows), a_len), pad_id, dtype=torch.long)
-    a_mask = torch.zeros((len(plan.rows), a_len), dtype=torch.long)
-    for i, (_, a) in enumerate(plan.rows):  # answers right-padded
-        a_ids[i, :len(a)] = torch.tensor(a)
-        a_mask[i, :len(a)] = 1
-    a_ids, a_mask = a_ids.to(device), a_mask.to(device)
-    a_pos = pos[of_row, -1:] + 1 + torch.arange(a_len, device=device)
-    attn = torch.cat([mask[of_row], a_mask], dim=-1)
-    out2 = model(input_ids=a_ids, attention_mask=attn, position_ids=a_pos,
-                 use_cache=False, **cache_arg(cache))
-    # position t's logits predict answer token t: the prompt's last logits, then the answer's
-    logits = torch.cat([out.logits[of_row, -1:], out2.logits[:, :-1]], 1)
-    token_logps = torch.log_softmax(logits.float(), -1).gather(-1, a_ids[..., None])[..., 0]
-    return token_logps * a_mask, a_mask
 
 
 def answer_logps(model, batch: Sequence[EncodedPair], pad_id: int,
@@ -448,4 +392,4 @@ def run_prompt_sharing(model, tokenizer, pairs, cfg: TrainConfig, phase_dir: Pat
     finally:
         if tracker:
             tracker.end()
-    return merged(model), history
+    return finished(model, cfg), history

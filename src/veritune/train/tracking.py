@@ -20,7 +20,7 @@ from veritune.errors import InputError
 def check_trackers(report_to) -> None:
     """Each tracker's callback can be made (its package is installed), before a model loads."""
     # deferred: transformers is slow to import
-    from transformers.integrations import (get_reporting_integration_callbacks)
+    from transformers.integrations import get_reporting_integration_callbacks
 
     try:
         for cls in get_reporting_integration_callbacks(report_to):
@@ -38,7 +38,7 @@ def point_tensorboard(callbacks, folder: Path) -> None:
     """Send TensorBoard's events to ``folder`` (the Trainer's default is under output_dir,
     which here is the checkpoints folder, removed after training)."""
     # deferred: transformers is slow to import
-    from transformers.integrations import (TensorBoardCallback)
+    from transformers.integrations import TensorBoardCallback
 
     if os.environ.get("TENSORBOARD_LOGGING_DIR"):
         return
@@ -55,8 +55,9 @@ class Tracker:
             TrainerControl,
             TrainerState,
         )
+
         # deferred: transformers is slow to import
-        from transformers.integrations import (get_reporting_integration_callbacks)
+        from transformers.integrations import get_reporting_integration_callbacks
 
         self.args, self.model = args, model
         self.callbacks = [cls() for cls in get_reporting_integration_callbacks(args.report_to)]

@@ -21,7 +21,7 @@ from veritune.errors import VerituneError
 from veritune.progress import say
 from veritune.records import Pair
 from veritune.train.checkpoint import TrainerCheckpoints
-from veritune.train.policy import merged, peft_config
+from veritune.train.policy import finished, peft_config
 from veritune.train.select import selector_callback
 from veritune.train.tracking import point_tensorboard, tb_dir
 
@@ -88,7 +88,7 @@ def run_sft(model, tokenizer, targets: Sequence[Pair], cfg: TrainConfig, phase_d
     trainer = SFTTrainer(model=model, args=args, train_dataset=data, processing_class=tokenizer,
                          peft_config=peft_config(cfg))
     history = fit(trainer, phase_dir, selector, {} if resumed is None else resumed)
-    return merged(trainer.model), history
+    return finished(trainer.model, cfg), history
 
 
 def run_dpo(model, tokenizer, pairs: Sequence[Pair], cfg: TrainConfig, phase_dir: Path,
@@ -114,4 +114,4 @@ def run_dpo(model, tokenizer, pairs: Sequence[Pair], cfg: TrainConfig, phase_dir
     trainer = DPOTrainer(model=model, args=args, train_dataset=data, processing_class=tokenizer,
                          peft_config=peft_config(cfg))
     history = fit(trainer, phase_dir, selector, resumed)
-    return merged(trainer.model), history
+    return finished(trainer.model, cfg), history
