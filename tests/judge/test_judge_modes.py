@@ -243,3 +243,16 @@ def test_threshold_partial_is_validated_and_reaches_the_ensemble(tmp_path):
                              "judge.model.engine=openai", "judge.model.name=m",
                              f"runs_dir={tmp_path}"])
     assert build_judge(cfg, []).partial_threshold == 0.3
+
+
+def test_the_policy_judges_itself_with_judge_model_name_policy():
+    """Self-verification (the paper's Table 17): ``judge.model.name: policy`` is the run's own
+    base model, with its settings, so a stage's key holds the model that really judges."""
+    cfg = load_config(None, ["judge.name=llm", "judge.model.name=policy",
+                             "model.name=some/model", "model.dtype=float32"])
+    assert cfg.judge.model == cfg.model and cfg.judge.model is not cfg.model
+    other = load_config(None, ["judge.name=llm", "judge.model.name=policy",
+                               "model.name=another/model", "model.dtype=float32"])
+    from veritune.runs.keys import config_hash
+
+    assert config_hash(cfg.judge) != config_hash(other.judge)

@@ -14,8 +14,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from veritune.config import LoraConfig
-from veritune.errors import VerituneError
+from veritune.config import LoraConfig, TrainConfig
+from veritune.errors import InputError, VerituneError
 from veritune.records import Pair
 from veritune.train import train
 from veritune.train.losses import dpo_loss
@@ -139,3 +139,37 @@ def test_ipo_through_trl_starts_at_the_margin_squared(tmp_path, tiny_model_dir):
     assert ipo[0] == pytest.approx(1.0, abs=2e-3)  # (1 / (2 * 0.5))^2
     assert all(math.isfinite(x) for x in ipo)
     check_saved_model(tmp_path / "model")
+
+
+@pytest.mark.parametrize("backend", ["trl", "prompt_sharing"])
+def test_lora_saved_as_an_adapter_loads_on_its_base_for_scoring(tmp_path, tiny_model_dir,
+                                                                backend):
+    """``train.lora.save: adapter``: the folder holds the adapters alone (PEFT's files), the
+    engine loads them on the base they name, unmerged, and scoring reads the base's precision
+    (a bf16 base is scored in bf16 beside it, not float32)."""
+    import torch
+
+    from veritune.dtype import stored_dtype
+    from veritune.engines.hf import HFEngine
+    from veritune.modelfiles import check_model_dir
+
+    cfg = config("dpo", learning_rate=1e-2, backend=backend,
+                 lora=LoraConfig(enabled=True, r=4, alpha=8, save="adapter"))
+    train(str(tiny_model_dir), make_pairs(), [], cfg, tmp_path, seed=0)
+    folder = tmp_path / "model"
+    check_model_dir(folder)
+    assert (folder / "adapter_model.safetensors").exists()
+    assert not (folder / "model.safetensors").exists()
+    assert stored_dtype(str(folder)) == stored_dtype(str(tiny_model_dir)) == "float32"
+    ids = torch.tensor([[1, 40, 50, 60]])
+    base = HFEngine(str(tiny_model_dir), device="cpu")
+    tuned = HFEngine(str(folder), device="cpu")
+    with torch.no_grad():
+        moved = (tuned.model(ids).logits - base.model(ids).logits).abs().max()
+    assert moved > 1e-3  # the adapters act on the base's output
+    assert any("lora_A" in n for n, _ in tuned.model.named_parameters())  # kept apart
+
+
+def test_an_adapter_is_one_phases():
+    with pytest.raises(InputError, match="train.lora.save"):
+        TrainConfig(method="sft-then-dpo", lora=LoraConfig(enabled=True, save="adapter"))
