@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from veritune.config import ModelConfig
+from veritune.config import ModelConfig, SamplingParams
 from veritune.config.checks import at_least, matches, positive, probability, section, within
 from veritune.config.schema import opt
 from veritune.errors import InputError
@@ -65,6 +65,14 @@ class BuildConfig:
                                check=at_least(0))
     test_max_fraction: float = opt(0.5, "never more than this share of a domain goes to test",
                                    check=probability)
+
+    def attempt_params(self, attempt: int, max_new_tokens: int) -> SamplingParams:
+        """Greedy first; a retry of a malformed output sampled at ``retry_temperature``."""
+        if attempt == 0:
+            return SamplingParams(n=1, temperature=0.0, max_new_tokens=max_new_tokens,
+                                  seed=self.seed)
+        return SamplingParams(n=1, temperature=self.retry_temperature, top_p=0.95,
+                              max_new_tokens=max_new_tokens, seed=self.seed)
 
     def __post_init__(self):
         if self.min_chars < 0 or self.max_chars < self.min_chars:

@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
-from veritune.engines import SamplingParams
 from veritune.errors import InputError
 from veritune.jsonl import RecordWriter, iter_json_lines, repair_tail
 from veritune.progress import progress
@@ -56,9 +55,7 @@ def _ask(engine, prompts: Sequence[list], parse: Callable[[str], object], cfg: B
     for attempt in range(cfg.retries + 1):
         if not pending:
             break
-        params = SamplingParams(n=1, temperature=0.0 if attempt == 0 else cfg.retry_temperature,
-                                top_p=1.0 if attempt == 0 else 0.95,
-                                max_new_tokens=max_new_tokens, seed=cfg.seed)
+        params = cfg.attempt_params(attempt, max_new_tokens)
         outputs = engine.generate([prompts[i] for i in pending], params,
                                   batch_index=batch_index * 100 + attempt)
         still = []
