@@ -1,6 +1,6 @@
 """Runs made by veritune before the stage redesign (``tests/fixtures/old_runs/``: a quickstart
 and a kb run with validation selection, the guard and the suite, each ``--limit 4``, made by
-that code, without their model folders) resume with every stage skipped that can be: the new
+that code, their model folders cut to their ``config.json``) resume with every stage skipped that can be: the new
 code computes the key each finished stage recorded, and the stages whose inputs are all there
 are "up to date", their files untouched."""
 
