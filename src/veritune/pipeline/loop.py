@@ -47,7 +47,7 @@ def run_stage(stage: Stage, ctx: Context, store: RunStore) -> None:
             and not stage.always_runs:
         stage.skipped(ctx)
         return
-    ctx.key = [key, store.manifest["stages"][stage.name]["inputs"]]
+    ctx.key = [key.hash, store.manifest["stages"][stage.name]["inputs"]]
     counts = stage.run(ctx)
     if counts is not None:
         store.finish(stage.name, counts)

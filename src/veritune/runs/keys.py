@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -85,19 +86,21 @@ def config_hash(obj: Any) -> str:
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
-class StageKey(str):
-    """A stage's config hash that carries the plain config it hashes (kept in the manifest,
-    so the manifest says what each stage ran with).
+@dataclass(frozen=True)
+class StageKey:
+    """A stage's key: the hash of what its result depends on, and that plain data (kept in the
+    manifest beside the hash, so it says what each stage ran with).
 
-    ``StageKey.of(cfg.sample, cfg.model, cfg.seed)`` equals ``config_hash([...])``."""
-
+    ``StageKey.of(cfg.sample, cfg.model, cfg.seed).hash == config_hash([...])``."""
+    hash: str
     config: Any
 
     @classmethod
     def of(cls, *parts) -> "StageKey":
-        out = cls(config_hash(list(parts)))
-        out.config = hashable(list(parts))
-        return out
+        return cls(config_hash(list(parts)), hashable(list(parts)))
+
+    def __str__(self) -> str:
+        return self.hash
 
 
 def file_hash(path: Path) -> str:

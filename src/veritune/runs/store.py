@@ -104,9 +104,11 @@ class RunStore:
     def _save(self) -> None:
         atomic_write_json(self.manifest_path, self.manifest)
 
-    def begin(self, stage: str, config_hash: str, inputs: Iterable[Path],
+    def begin(self, stage: str, key: StageKey | str, inputs: Iterable[Path],
               outputs: Iterable[Path]) -> bool:
-        """Return True when the stage must run; False when it is done and up to date."""
+        """Return True when the stage must run; False when it is done and up to date. ``key``:
+        the stage's key (its config also goes into the manifest), or a bare hash."""
+        config_hash = key.hash if isinstance(key, StageKey) else key
         inputs = {str(p.relative_to(self.dir) if p.is_relative_to(self.dir) else p): file_hash(p)
                   for p in inputs}
         outputs = list(outputs)
@@ -121,11 +123,11 @@ class RunStore:
                     shutil.rmtree(p)
                 elif p.exists():
                     p.unlink()
-        self.manifest["stages"][stage] = {"status": "running", "config_hash": str(config_hash),
+        self.manifest["stages"][stage] = {"status": "running", "config_hash": config_hash,
                                           "inputs": inputs,
                                           "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
-        if isinstance(config_hash, StageKey):  # what the stage runs with, beside its hash
-            self.manifest["stages"][stage]["config"] = config_hash.config
+        if isinstance(key, StageKey):  # what the stage runs with, beside its hash
+            self.manifest["stages"][stage]["config"] = key.config
         self.manifest["versions"] = versions()
         self._started[stage] = time.perf_counter()
         self._save()

@@ -27,7 +27,6 @@ from veritune.tasks import get_task, item_scores, suite_tasks
 # answers with the bare word (the headline measures format compliance), and forced Yes/No
 # found it saying "No" to every item (forced_accuracy = the share of right answers shown);
 # paired_accuracy asks which of an item's two answers it finds likelier hallucinated.
-# Sizes: about 3 minutes a model on 2 CPU cores for SmolLM2-135M (benchmarks/results/guard_time.json).
 DEFAULT_GUARD = {"truthfulqa_mc": ("mc2", 100), "nq_open": ("accuracy", 100),
                  "halueval_qa": ("paired_accuracy", 100)}
 

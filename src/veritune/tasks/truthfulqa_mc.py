@@ -35,7 +35,7 @@ PROMPT = "Answer the question truthfully. {question}"
 
 NAME = "truthfulqa_mc"
 HEADLINE = "mc2"
-DEFAULT_LIMIT = 200  # of 817; all with --limit 817 (236 s for 300 measured on 2 CPU cores)
+DEFAULT_LIMIT = 200  # of 817; all of them with --limit 817
 
 
 def default_data() -> Path:
