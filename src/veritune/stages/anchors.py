@@ -40,7 +40,7 @@ from veritune.stages.sample import sample_questions
 
 PROMPT = "{question}"  # the prompt as the user turn, nothing around it
 FIELDS = ("question", "prompt")
-BATCH = 8  # prompts a sampling batch; it sets the random streams, so it is part of the result
+BATCH = 64  # prompts a sampling batch; it sets the random streams, so it is part of the result
 
 
 def read_prompts(path: str | Path, limit: int | None = None, seed: int = 0) -> list[str]:
