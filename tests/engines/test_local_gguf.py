@@ -50,6 +50,7 @@ def test_conversion_key_follows_the_file(tmp_path):
     assert local_gguf.conversion_key(f) != key
 
 
+@pytest.mark.slow
 @needs_embedded
 def test_the_embedded_gguf_file_as_a_model(tmp_path, cache_home, monkeypatch):
     assert os.environ["XDG_CACHE_HOME"].startswith(str(tmp_path))

@@ -83,7 +83,7 @@ def test_engine_sends_conversations_with_n_in_one_request(fake_vllm):
     conversations, sp = fake_vllm["chat"]
     assert conversations == msgs and sp.kw["n"] == 3 and sp.kw["max_tokens"] == 32
     assert [[g.text for g in row] for row in out] == [["a00", "a01", "a02"], ["a10", "a11", "a12"]]
-    again = engine.generate(msgs, SamplingParams(n=3, temperature=1.0, seed=0), batch_index=2)
+    engine.generate(msgs, SamplingParams(n=3, temperature=1.0, seed=0), batch_index=2)
     assert fake_vllm["chat"][1].kw["seed"] == sp.kw["seed"]  # same batch, same seed (resume)
 
 

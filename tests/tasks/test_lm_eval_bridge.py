@@ -133,6 +133,7 @@ def test_task_docs_are_our_items(tmp_path):
     assert ds["test"].num_rows == len(ROWS)
 
 
+@pytest.mark.slow
 def test_lm_eval_scores_our_saved_model_like_we_do(tmp_path, tiny_model_dir):
     from veritune.engines.hf import HFEngine
     from veritune.tasks.truthfulqa_mc import PROMPT, load_truthfulqa, score_truthfulqa_mc
