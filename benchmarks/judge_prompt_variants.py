@@ -25,18 +25,10 @@ from veritune.engines.hf import HFEngine  # noqa: E402
 from veritune.judge import LexicalJudge  # noqa: E402
 from veritune.judge.bench import load_labels  # noqa: E402
 from veritune.judge.llm import p_correct  # noqa: E402
-from veritune.judge.templates import RULES_EN, build_prompt, fence  # noqa: E402
+from veritune.judge.templates import (  # noqa: E402
+    RULES_EN, SCORE_EXAMPLES_EN, build_prompt, fence)
 
-EXAMPLES = [  # (question, answer, candidate, correct?)
-    ("What is the capital of Australia?", "Canberra",
-     "The capital of Australia is Canberra, which was purpose-built.", True),
-    ("What is the capital of Australia?", "Canberra", "Sydney is the capital.", False),
-    ("Who wrote Hamlet?", "William Shakespeare", "Shakespeare", True),
-    ("What is the atomic number of iron?", "26", "I'm not sure, I don't know.", False),
-    ("What is the capital of France?", "Paris", "It is either Paris or Lyon.", False),
-    ("When did the Berlin Wall fall?", "9 November 1989", "1989", True),
-    ("What is the atomic number of iron?", "26", "Around 30, give or take.", False),
-]
+EXAMPLES = SCORE_EXAMPLES_EN  # (question, answer, candidate, correct?): the shipped ones
 
 
 def item_text(q, c, ask="Is the candidate answer correct?"):
