@@ -9,7 +9,6 @@ import typer
 
 from veritune.cli.errors import friendly
 from veritune.jsonl import atomic_write_json
-from veritune.pipeline.seeds import parse_seeds
 
 
 @friendly
@@ -25,6 +24,8 @@ def compare_command(
         out: Optional[Path] = typer.Option(None, help="Also write the comparison here (JSON).")):
     """A's tuned model minus B's: each split's accuracy and each guard task, with 95% intervals."""
     from veritune.pipeline.compare import compare_lines, compare_runs  # deferred: loads torch
+    from veritune.pipeline.seeds import parse_seeds  # deferred: loads torch
+
     result = compare_runs(a, b, parse_seeds(seeds) if seeds else None,
                           [s.strip() for s in splits.split(",") if s.strip()], guard=guard)
     for line in compare_lines(result):

@@ -35,7 +35,6 @@ def _standalone(cfg, out: Path, **files):
     """The context of a stage run on explicit files, holding ``out`` (appended to). Every
     input is read and checked first: a bad one is an error before anything is written."""
     from veritune.datasets_io import read_pairs, read_sft  # deferred: datasets is heavy
-    from veritune.stages import Context, RunPaths  # deferred: loads torch
 
     readers = {"questions": lambda p: read_records(p, Question.from_dict),
                "samples": lambda p: read_records(p, Sample.from_dict),
@@ -45,6 +44,8 @@ def _standalone(cfg, out: Path, **files):
         if path is not None and name in readers:
             readers[name](path)
     lock_dir(out)
+    from veritune.stages import Context, RunPaths  # deferred: loads torch
+
     return Context(cfg, RunPaths.of(out, **files), log=lambda line: None)
 
 
@@ -71,9 +72,10 @@ def data(config: Optional[Path] = ConfigArg(), set_: Optional[list[str]] = SetOp
     if out is None:
         _pipeline(cfg, "data")
         return export(export_, cfg.run_dir / "questions.jsonl", "questions")
+    ctx = _standalone(cfg, out)
     from veritune.stages.data import DataStage  # deferred: loads torch
 
-    counts = DataStage().run(_standalone(cfg, out))
+    counts = DataStage().run(ctx)
     path = out / "questions.jsonl"
     typer.echo(f"{sum(counts[s] for s in SPLITS)} questions -> {path}")
     export(export_, path, "questions")
@@ -102,11 +104,12 @@ def sample(config: Optional[Path] = ConfigArg(), set_: Optional[list[str]] = Set
         return _pipeline(make_config(config, set_, extra=extra + flags(
             **{"sample.splits": split and [split]})), "sample")
     need(out=out)
-    from veritune.stages.sample import SampleStage  # deferred: loads torch
-
     splits = f"sample.splits=[{split}]" if split else ALL_SPLITS
     cfg = make_config(config, set_, extra=[*extra, splits])
-    counts = SampleStage().run(_standalone(cfg, out, questions=questions))
+    ctx = _standalone(cfg, out, questions=questions)
+    from veritune.stages.sample import SampleStage  # deferred: loads torch
+
+    counts = SampleStage().run(ctx)
     typer.echo(f"{counts} -> {out / 'samples.jsonl'}")
 
 
@@ -122,9 +125,10 @@ def judge(config: Optional[Path] = ConfigArg(), set_: Optional[list[str]] = SetO
         config_mode_refuses("--questions", samples=samples, out=out)
         return _pipeline(cfg, "judge")
     need(samples=samples, out=out)
+    ctx = _standalone(cfg, out, questions=questions, samples=samples)
     from veritune.stages.judge import JudgeStage  # deferred: loads torch
 
-    counts = JudgeStage().run(_standalone(cfg, out, questions=questions, samples=samples))
+    counts = JudgeStage().run(ctx)
     typer.echo(f"{counts} -> {out / 'verdicts.jsonl'}")
 
 
@@ -151,12 +155,13 @@ def pairs(config: Optional[Path] = ConfigArg(), set_: Optional[list[str]] = SetO
         out = cfg.run_dir
     else:
         need(samples=samples, verdicts=verdicts, out=out)
-        from veritune.stages.pairs import PairsStage  # deferred: loads torch
-
         cfg = make_config(config, set_, extra=[*flags(**{"pairs.max_pairs_per_question": k}),
                                                ALL_SPLITS])
-        counts = PairsStage().run(_standalone(cfg, out, questions=questions, samples=samples,
-                                              verdicts=verdicts, pairs_trl=export_trl))
+        ctx = _standalone(cfg, out, questions=questions, samples=samples, verdicts=verdicts,
+                          pairs_trl=export_trl)
+        from veritune.stages.pairs import PairsStage  # deferred: loads torch
+
+        counts = PairsStage().run(ctx)
         typer.echo(f"{counts} -> {out}")
     export(export_, out / "pairs.jsonl", "pairs")
     export(export_sft, out / "sft.jsonl", "sft")
@@ -189,9 +194,10 @@ def train(config: Optional[Path] = ConfigArg(), set_: Optional[list[str]] = SetO
     if cfg.train.eval_steps:
         raise VerituneError("train.eval_steps scores a run's validation split: run it through "
                             "the pipeline (veritune run / veritune train CONFIG)")
+    ctx = _standalone(cfg, out, pairs=pairs_file, sft=sft_file)
     from veritune.stages.train import TrainStage  # deferred: loads torch
 
-    TrainStage(external=True).run(_standalone(cfg, out, pairs=pairs_file, sft=sft_file))
+    TrainStage(external=True).run(ctx)
     typer.echo(f"model -> {out / 'model'}")
 
 
@@ -236,10 +242,11 @@ def eval_(config: Optional[Path] = ConfigArg(), set_: Optional[list[str]] = SetO
         extra += flags(**{"eval.splits": split and [split], "eval.suite_limit": limit})
         return _pipeline(make_config(config, set_, extra=extra), "eval")
     need(out=out)
-    from veritune.api import evaluate_model  # deferred: loads torch
     cfg = make_config(config, set_, extra=extra)
     qs = load_questions(questions)  # every format load_questions reads; checked before writing
     lock_dir(out)
+    from veritune.api import evaluate_model  # deferred: loads torch
+
     m = evaluate_model(cfg.model.name, qs, config=cfg, split=split, out=out).metrics
     typer.echo(f"accuracy {m['accuracy']:.3f} (n={m['n']}) -> {out / 'metrics.json'}")
 
