@@ -57,10 +57,10 @@ def run(config: Path = typer.Argument(..., help="YAML config, e.g. configs/quick
             None, help="Comma-separated training seeds, e.g. 0,1,2: one run per seed into "
                        "runs/<name>/seed<s>/ on the same split, then seeds_summary.json.")):
     """Run every stage in order into runs/<name>/ (finished stages are skipped)."""
+    cfg = make_config(config, set_, limit)  # a bad config fails before torch loads
     from veritune.pipeline import run_pipeline, stage_names  # deferred: loads torch
     from veritune.pipeline.seeds import parse_seeds, run_seeds
 
-    cfg = make_config(config, set_, limit)
     if seeds is not None:
         run_seeds(cfg, parse_seeds(seeds), stage_names(stages))
     else:
@@ -75,11 +75,11 @@ def apeft(config: Path = typer.Argument(..., help="YAML config, e.g. configs/ape
               None, help="Comma-separated subset of: data, longform, facts, probe, pairs, "
                          "train, eval, shift, report.")):
     """APEFT: long answers, atomic facts, probing, general + atomic pairs, train, eval, shift."""
+    cfg = make_config(config, set_)  # a bad config fails before torch loads
     from veritune.pipeline import run_pipeline, stage_names  # deferred: loads torch
     from veritune.stages.apeft import APEFT_STAGES
 
-    run_pipeline(make_config(config, set_), stage_names(stages, APEFT_STAGES),
-                 known=APEFT_STAGES)
+    run_pipeline(cfg, stage_names(stages, APEFT_STAGES), known=APEFT_STAGES)
 
 
 stage_commands.register(app)
