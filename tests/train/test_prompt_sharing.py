@@ -144,6 +144,34 @@ def test_train_with_the_shared_backend(tmp_path, tiny_model_dir):
     assert sum(moved.values()) >= 0.9 * len(moved)
 
 
+def test_a_retrain_of_the_same_pairs_reads_the_reference_back(tmp_path, tiny_model_dir,
+                                                              monkeypatch):
+    from veritune.train import prompt_sharing
+
+    pairs = make_pairs()
+    train(str(tiny_model_dir), pairs, [], config("dpo", backend="shared"), tmp_path / "a", seed=0)
+    assert (tmp_path / "a/reference_logps.safetensors").exists()
+    fresh = losses(train(str(tiny_model_dir), pairs, [], config("dpo", backend="shared",
+                                                                learning_rate=3e-4),
+                         tmp_path / "b", seed=0)["history"], "dpo")
+
+    def refuse(*args, **kw):
+        raise AssertionError("reference log-probs computed again")
+
+    monkeypatch.setattr(prompt_sharing, "reference_logps", refuse)
+    again = losses(train(str(tiny_model_dir), pairs, [], config("dpo", backend="shared",
+                                                                learning_rate=3e-4),
+                         tmp_path / "a", seed=0)["history"], "dpo")
+    assert again == fresh  # the same numbers as a run that computed them
+    with pytest.raises(AssertionError, match="computed again"):  # other pairs: other key
+        train(str(tiny_model_dir), pairs[1:], [], config("dpo", backend="shared"),
+              tmp_path / "a", seed=0)
+    (tmp_path / "a/reference_logps.safetensors").write_bytes(b"not safetensors")
+    with pytest.raises(AssertionError, match="computed again"):  # unreadable: recomputed
+        train(str(tiny_model_dir), pairs, [], config("dpo", backend="shared"), tmp_path / "a",
+              seed=0)
+
+
 def test_ipo_with_the_shared_backend(tmp_path, tiny_model_dir):
     cfg = config("dpo", backend="shared", loss_type="ipo", beta=0.1)
     dpo = losses(train(str(tiny_model_dir), k_pairs(), [], cfg, tmp_path, seed=0)["history"],

@@ -33,6 +33,8 @@ from veritune.train.with_trl import common_args, run_dpo, run_sft
 
 __all__ = ["load_policy", "save_model", "train"]
 
+REFERENCE_CACHE = "reference_logps.safetensors"  # prompt_sharing's, for a retrain to read back
+
 
 def train(model_name: str, pairs: Sequence[Pair], sft_targets: Sequence[Pair], cfg: TrainConfig,
           out_dir: str | Path, seed: int = 0, trust_remote_code: bool = False,
@@ -93,9 +95,11 @@ def train(model_name: str, pairs: Sequence[Pair], sft_targets: Sequence[Pair], c
 
                 args = DPOConfig(**common_args(cfg, root / phase, seed, cfg.learning_rate),
                                  beta=cfg.beta)
+            # the reference is the base model itself unless an SFT phase came first
+            cache = out_dir / REFERENCE_CACHE if len(phases) == 1 and main else None
             model, log = run_prompt_sharing(model, tokenizer, pairs, cfg, root / phase, seed,
                                             cfg.method == "sft+dpo", selector, resumed, anchors,
-                                            tracker_args=args)
+                                            tracker_args=args, reference_cache=cache)
         else:
             model, log = run_dpo(model, tokenizer, pairs, cfg, root / phase, seed,
                                  with_sft=cfg.method == "sft+dpo", selector=selector,

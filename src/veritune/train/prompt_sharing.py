@@ -10,8 +10,10 @@ are a few tokens, and a question has up to K pairs that reuse its answers. Here 
 each distinct prompt once, keeps its KV cache, and runs each distinct answer once on top;
 gradients flow back through the cache into the prompt. Batches keep a question's pairs
 together (``train.group_by_prompt``), so that sharing happens. Reference log-probs are
-computed once before training (the policy at step 0 is the reference). Logits are taken only
-where an answer token is predicted.
+computed once before training (the policy at step 0 is the reference) and kept beside the
+model (``reference_logps.safetensors``, keyed by the base weights and the encoded pairs), so a
+retrain of the same pairs with another learning rate, β or schedule reads them back instead of
+a forward pass over every pair. Logits are taken only where an answer token is predicted.
 
 Same maths as TRL's sigmoid and IPO losses (``losses``; with ``sft+dpo`` plus
 ``losses.sft_term``), same defaults as TRL's (bf16 mixed precision, fused AdamW, no weight
@@ -25,6 +27,8 @@ training, so no second copy is held. Checkpoints and resuming: ``checkpoint.py``
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import math
 import os
 import random
@@ -33,6 +37,8 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_file, save_file
 
 from veritune.config import TrainConfig
 from veritune.dtype import train_bf16
@@ -149,6 +155,46 @@ def reference_logps(model, encoded: Sequence[EncodedPair], pad_id: int,
     return chosen, rejected
 
 
+def reference_key(model, encoded: Sequence[EncodedPair], autocast: bool) -> str:
+    """What the reference log-probs depend on: the weights (their dtype, shapes and a sample
+    of every tensor's values), the precision of the forward pass and every pair's token ids.
+    Fresh LoRA adapters are left out: their B is zero, so the output is the base's."""
+    h = hashlib.sha256()
+    for name, t in model.state_dict().items():
+        if "lora_" in name:
+            continue
+        flat = t.detach().reshape(-1)
+        step = max(1, flat.numel() // 64)
+        h.update(f"{name}{tuple(t.shape)}{t.dtype}".encode())
+        h.update(flat[::step][:64].float().cpu().numpy().tobytes())
+    h.update(json.dumps([autocast, [[e.prompt, e.chosen, e.rejected] for e in encoded]])
+             .encode())
+    return h.hexdigest()
+
+
+def cached_reference(path: Path | None, key: str,
+                     compute: Callable[[], tuple[torch.Tensor, torch.Tensor]]):
+    """The reference log-probs stored at ``path`` under ``key``, else ``compute()``'s, then
+    stored there (atomically) for the next training of the same pairs on the same base."""
+    if path is not None and path.exists():
+        try:
+            with safe_open(str(path), "pt") as f:  # the header alone, to read the key
+                stored = (f.metadata() or {}).get("key")
+            if stored == key:
+                t = load_file(str(path))
+                say(f"train: reference log-probs read back from {path}")
+                return t["chosen"], t["rejected"]
+        except (OSError, ValueError, KeyError, SafetensorError):  # unreadable: computed again
+            pass
+    chosen, rejected = compute()
+    if path is not None:
+        tmp = path.with_name(path.name + ".tmp")
+        save_file({"chosen": chosen.contiguous(), "rejected": rejected.contiguous()}, str(tmp),
+                  metadata={"key": key})
+        os.replace(tmp, path)
+    return chosen, rejected
+
+
 LOSS_TYPES = ("sigmoid", "ipo")
 
 
@@ -205,12 +251,14 @@ class PromptSharingDPO:
     (a rerun resumes from the newest); ``selector`` scores validation (``train/select.py``);
     ``tracker`` reports each log row (``train/tracking.py``); ``anchors``: the base model's
     answers to general prompts (``veritune.stages.anchors``), ``cfg.anchor.weight`` times
-    their NLL added to each micro-batch's loss."""
+    their NLL added to each micro-batch's loss; ``reference_cache``: a file that keeps the
+    reference log-probs for the next training of the same pairs (``cached_reference``)."""
 
     def __init__(self, model, tokenizer, pairs: Sequence[Pair], cfg: TrainConfig, seed: int,
                  with_sft: bool = False, log: Callable[[dict], None] | None = None,
                  batches: list[list[int]] | None = None, checkpoints: Path | None = None,
-                 selector=None, tracker=None, anchors: Sequence[Pair] = ()):
+                 selector=None, tracker=None, anchors: Sequence[Pair] = (),
+                 reference_cache: Path | None = None):
         if cfg.loss_type not in LOSS_TYPES:
             raise VerituneError(f"train.backend: prompt_sharing supports loss_type "
                                 f"{' or '.join(LOSS_TYPES)}, got {cfg.loss_type!r}; use "
@@ -220,6 +268,7 @@ class PromptSharingDPO:
         self.with_sft, self.log, self.batches = with_sft, log, batches
         self.checkpoints, self.selector, self.tracker, self.anchors = \
             checkpoints, selector, tracker, anchors
+        self.reference_cache = reference_cache
         self.history: list[dict] = []
 
     # -- setup -------------------------------------------------------------------------------
@@ -246,8 +295,8 @@ class PromptSharingDPO:
         # bf16 mixed precision as TRL's default (and the Trainer's autocast): fp32 weights and
         # optimiser, bf16 matmuls; log-softmax stays fp32
         device_type = next(model.parameters()).device.type
-        self.mixed = torch.autocast(device_type, dtype=torch.bfloat16,
-                                    enabled=train_bf16(cfg.bf16, device_type))
+        self.autocast = train_bf16(cfg.bf16, device_type)
+        self.mixed = torch.autocast(device_type, dtype=torch.bfloat16, enabled=self.autocast)
         self.per_epoch = math.ceil(len(self.encoded) / cfg.batch_size)
         if self.batches is None:
             self.batches = batch_order(self.encoded, cfg.batch_size, cfg.epochs, self.seed,
@@ -274,9 +323,12 @@ class PromptSharingDPO:
                 self.selector.restore(state["select"], self.checkpoints)
             set_rng_state(state["rng"])
         else:
-            with self.mixed:
-                self.ref_c, self.ref_r = reference_logps(model, self.encoded, self.pad_id,
-                                                         cfg.batch_size)
+            def compute():
+                with self.mixed:
+                    return reference_logps(model, self.encoded, self.pad_id, cfg.batch_size)
+
+            key = reference_key(model, self.encoded, self.autocast)
+            self.ref_c, self.ref_r = cached_reference(self.reference_cache, key, compute)
             if self.selector:  # step 0, the policy before training, is a candidate
                 self._record(self.selector.measure(model, 0))
 
@@ -367,10 +419,12 @@ class PromptSharingDPO:
 
 
 def run_prompt_sharing(model, tokenizer, pairs, cfg: TrainConfig, phase_dir: Path, seed: int,
-                       with_sft: bool, selector, resumed: dict, anchors=(), tracker_args=None):
+                       with_sft: bool, selector, resumed: dict, anchors=(), tracker_args=None,
+                       reference_cache: Path | None = None):
     """The DPO phase on this backend: LoRA adapters when asked, checkpoints in
     ``phase_dir``, trackers fed the log rows; returns (the merged model, its history).
-    ``tracker_args``: the Trainer's arguments the trackers are told (as the TRL path's)."""
+    ``tracker_args``: the Trainer's arguments the trackers are told (as the TRL path's);
+    ``reference_cache``: where the reference log-probs are kept for a retrain."""
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise VerituneError("train.backend: prompt_sharing runs on one process; use "
                             "train.backend: trl under accelerate launch")
@@ -388,7 +442,7 @@ def run_prompt_sharing(model, tokenizer, pairs, cfg: TrainConfig, phase_dir: Pat
     try:
         history = PromptSharingDPO(model, tokenizer, pairs, cfg, seed, with_sft,
                                    checkpoints=phase_dir, selector=selector, tracker=tracker,
-                                   anchors=anchors).run()
+                                   anchors=anchors, reference_cache=reference_cache).run()
     finally:
         if tracker:
             tracker.end()
