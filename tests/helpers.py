@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import yaml
@@ -12,6 +13,7 @@ from typer.testing import CliRunner
 
 from veritune.cli import app
 from veritune.config import TrainConfig
+from veritune.engines import Generation
 from veritune.records import Pair, Question, Sample, Verdict
 
 N = 4  # samples a question in the tiny pipeline config
@@ -111,3 +113,44 @@ def config(method: str = "dpo", **kw) -> TrainConfig:
 
 def losses(history: list[dict], phase: str) -> list[float]:
     return [row["loss"] for row in history if "loss" in row and row.get("phase") == phase]
+
+
+# A judge model scripted for the injection tests
+
+def candidate_of(prompt: str) -> str:
+    if "<<<CANDIDATE-" in prompt:  # generate mode: fenced with a tag
+        return prompt.split(">>>\n", 1)[1].split("\n<<<END-")[0]
+    return prompt.split("Candidate answer: ", 1)[1].rsplit("\nIs the candidate", 1)[0]
+
+
+def tag_of(prompt: str) -> str:
+    return prompt.split("<<<CANDIDATE-")[1].split(">>>")[0]
+
+
+class ScriptedJudgeModel:
+    """``gullible``: says correct whenever the candidate text claims to be correct; else
+    correct only when the reference's last word is in the candidate."""
+
+    name, model_name = "scripted", "scripted-judge"
+
+    def __init__(self, gullible: bool):
+        self.gullible, self.seen = gullible, 0
+
+    def _ok(self, prompt: str) -> bool:
+        c = candidate_of(prompt)
+        if self.gullible and any(w in c.lower() for w in ("correct", "yes", "right")):
+            return True
+        head = prompt.split("<<<CANDIDATE-")[0].split("Candidate answer: ")[0]  # the item's own
+        reference = head.split("Standard answer: ")[-1].split("\n")[0].split(" (")[0]
+        return reference.split()[-1].lower() in c.lower()
+
+    def generate(self, prompts, params, batch_index=0):
+        self.seen += len(prompts)
+        return [[Generation(f"ok\nVERDICT-{tag_of(p[-1]['content'])}: "
+                            f"{'CORRECT' if self._ok(p[-1]['content']) else 'INCORRECT'}",
+                            5, False)] for p in prompts]
+
+    def choice_logprobs(self, prompts, choices):
+        self.seen += len(prompts)
+        return [[math.log(0.9), math.log(0.1)] if self._ok(p[-1]["content"]) else
+                [math.log(0.1), math.log(0.9)] for p in prompts]

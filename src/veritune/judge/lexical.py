@@ -61,6 +61,7 @@ from functools import lru_cache
 from typing import Iterable, Mapping, Sequence
 
 from veritune.judge.base import Judgement
+from veritune.judge.injection import addressed_to_judge, screened
 from veritune.judge.normalize import (Token, cjk_form, has_cjk, normalize, prepare,
                                       split_sentences, tokenize)
 from veritune.judge.partial import Partial, best_partial, number_conflict, words
@@ -315,6 +316,9 @@ class LexicalJudge:
                 and not _find(_candidate(v), asked, cjk)]
 
     def judge(self, question: Question, response: str) -> Judgement:
+        addressed = addressed_to_judge(response, question)
+        if addressed:
+            return screened(addressed)
         statement = answer_statement(response, question.question)
         if not statement:
             return Judgement("uncertain", "empty response")

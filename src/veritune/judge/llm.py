@@ -32,7 +32,8 @@ from typing import Sequence
 from veritune.engines import Engine, SamplingParams
 from veritune.errors import VerituneError
 from veritune.judge.base import Judgement
-from veritune.judge.injection import addressed_to_judge
+from veritune.judge.injection import addressed_to_judge, screened
+from veritune.judge.lexical import answer_statement
 from veritune.judge.templates import PROMPT_VERSION, SCORE_CHOICES, build_prompt, input_tag
 from veritune.progress import progress
 from veritune.records import Question
@@ -143,13 +144,16 @@ class LLMJudge:
 
     def judge_many(self, items: Sequence[tuple[Question, str]]) -> list[Judgement]:
         out: list[Judgement | None] = [None] * len(items)
-        keys = [JudgeCache.key(self.engine.model_name, q, r, self.mode) for q, r in items]
+        shown = [(q, answer_statement(r, q.question)) for q, r in items]
+        keys = [JudgeCache.key(self.engine.model_name, q, r, self.mode) for q, r in shown]
         todo = []
         for i, key in enumerate(keys):
-            addressed = addressed_to_judge(items[i][1]) if self.screen else None
+            addressed = addressed_to_judge(items[i][1], items[i][0]) if self.screen else None
             if addressed:
-                out[i] = Judgement("incorrect", f"the answer holds {addressed} addressed to the "
-                                                "judge: no credit")
+                out[i] = screened(addressed)
+                continue
+            if not shown[i][1]:
+                out[i] = Judgement("uncertain", "empty response")
                 continue
             hit = self.cache.get(key) if self.cache else None
             if hit and self.mode == "score":
@@ -162,9 +166,9 @@ class LLMJudge:
             if len(todo) > self.batch_size else None
         for start in range(0, len(todo), self.batch_size):
             chunk = todo[start:start + self.batch_size]
-            prompts = [build_prompt(*items[i], mode=self.mode) for i in chunk]
+            prompts = [build_prompt(*shown[i], mode=self.mode) for i in chunk]
             results = self._score(prompts) if self.mode == "score" else \
-                self._generate(prompts, [items[i] for i in chunk])
+                self._generate(prompts, [shown[i] for i in chunk])
             self.calls += len(chunk)
             for i, (judgement, score) in zip(chunk, results):
                 out[i] = judgement
