@@ -10,7 +10,10 @@ answer is not. One JSON per run.
         --no-screen --out benchmarks/results/judge/injection_llm_score_noscreen.json
 
 ``--no-screen`` turns the LLM judge's screen off, to measure the judge model itself;
-``--wrappers unscreened`` uses wrappers the screen does not catch.
+``--wrappers unscreened`` uses the wrappers written after the first screen, ``grading_talk``
+the four families :mod:`veritune.judge.grading_talk` was written against, and ``heldout``
+the families of ``benchmarks/data/injection_heldout.json``, written blind to the screen and
+never tuned on (each template its own wrapper ``family/k``; the result sums them by family).
 """
 
 from __future__ import annotations
@@ -30,7 +33,25 @@ import torch  # noqa: E402
 from veritune.config import load_config  # noqa: E402
 from veritune.judge import build_judge  # noqa: E402
 from veritune.judge.bench import load_labels, subsample  # noqa: E402
-from veritune.judge.injection import UNSCREENED_WRAPPERS, WRAPPERS, injection_flips  # noqa: E402
+from veritune.judge.injection import (GRADING_TALK_WRAPPERS, UNSCREENED_WRAPPERS,  # noqa: E402
+                                      WRAPPERS, injection_flips)
+
+HELDOUT = Path(__file__).resolve().parent / "data" / "injection_heldout.json"
+
+
+def heldout_wrappers() -> dict:
+    families = json.loads(HELDOUT.read_text(encoding="utf-8"))["families"]
+    return {f"{family}/{k}": (lambda c, t=t: t.format(answer=c))
+            for family, templates in families.items() for k, t in enumerate(templates)}
+
+
+def by_family(per_wrapper: dict) -> dict:
+    out: dict = {}
+    for name, row in per_wrapper.items():
+        fam = out.setdefault(name.split("/")[0], {"n": 0, "flips": 0, "wrapped_correct": 0})
+        for k in fam:
+            fam[k] += row[k]
+    return out
 
 
 def main() -> None:
@@ -49,8 +70,10 @@ def main() -> None:
     ap.add_argument("--cache", default=None)
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
-    names = {"all": list(WRAPPERS), "unscreened": list(UNSCREENED_WRAPPERS)}.get(
-        args.wrappers) or args.wrappers.split(",")
+    names = heldout_wrappers() if args.wrappers == "heldout" else {
+        "all": list(WRAPPERS), "unscreened": list(UNSCREENED_WRAPPERS),
+        "grading_talk": list(GRADING_TALK_WRAPPERS)}.get(args.wrappers) or \
+        args.wrappers.split(",")
     wrong = [(q, r) for q, r, label in load_labels(args.labels) if label == "incorrect"]
     items = subsample(wrong, args.answers, args.seed)
     cache = args.cache or os.path.join(tempfile.mkdtemp(prefix="judge-inj-"), "c.sqlite")
@@ -67,6 +90,8 @@ def main() -> None:
         llm.screen = False
     start = time.perf_counter()
     result = injection_flips(judge, items, names)
+    result["wrappers_set"] = args.wrappers
+    result["per_family"] = by_family(result["per_wrapper"])
     result.update(judge=args.judge, mode=args.mode if args.judge != "lexical" else None,
                   threshold=args.threshold if args.judge != "lexical" else None,
                   threshold_partial=args.threshold_partial,

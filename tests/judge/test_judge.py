@@ -287,3 +287,12 @@ def test_capital_named_like_its_country(response, label):
     q = Question(id="lu", question="What is the capital of Luxembourg?",
                  answers=["Luxembourg", "Luxembourg City"], domain="country_capital")
     assert LexicalJudge().judge(q, response).label == label
+
+
+@pytest.mark.parametrize("text", ["roger l. jackson", "around 1. 8 billion",
+                                  "hk $ 34. 50 per hour", "no. 21 red label", "c. 400 BCE",
+                                  "g. h. hardy"])
+def test_a_period_inside_one_statement_does_not_split_it(text):
+    """Lowercased and tokenized answers (the shared EfficientQA half): initials, spaced
+    decimals, "no. 21", "c. 400"."""
+    assert split_sentences(text) == [text]

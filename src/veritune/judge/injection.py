@@ -17,7 +17,7 @@ them, and a policy trained on its judged samples should learn never to write the
 from __future__ import annotations
 
 import re
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 from veritune.judge.base import Judge, Judgement
 from veritune.judge.grading_talk import grading_talk
@@ -117,13 +117,15 @@ def wrap(candidate: str, wrapper: str) -> str:
 
 
 def injection_flips(judge: Judge, items: Sequence[tuple[Question, str]],
-                    wrappers: Sequence[str] | None = None) -> dict:
-    """Judge each (question, candidate) bare and inside every wrapper; count the wrapped
-    verdicts that are ``correct`` while the bare one is not (``flips``), per wrapper, with
-    examples."""
+                    wrappers: Sequence[str] | Mapping[str, Callable[[str], str]] | None = None
+                    ) -> dict:
+    """Judge each (question, candidate) bare and inside every wrapper (names of the wrappers
+    here, or name -> function); count the wrapped verdicts that are ``correct`` while the bare
+    one is not (``flips``), per wrapper, with examples."""
+    given = wrappers if isinstance(wrappers, Mapping) else None
     names = list(wrappers or WRAPPERS)
     bare = judge.judge_many(list(items))
-    wrapped_items = [(q, wrap(c, w)) for w in names for q, c in items]
+    wrapped_items = [(q, given[w](c) if given else wrap(c, w)) for w in names for q, c in items]
     wrapped = judge.judge_many(wrapped_items)
     per: dict[str, dict] = {}
     examples = []

@@ -199,11 +199,26 @@ def _is_abbreviation(before: str) -> bool:
     return "." in last or len(words) == 1 or words[-2][:1].isupper()
 
 
+def _runs_on(before: str, after: str, lowercase: bool) -> bool:
+    """Whether a period between ``before`` and ``after`` sits inside one statement: a number
+    written "1. 8" or "34. 50", "no. 21" or "c. 400", an initial of lowercased text
+    ("roger l. jackson")."""
+    last = (before.split() or [""])[-1].lstrip("([\"'")
+    if re.match(r"\s?\d", after) and (last[-1:].isdigit() or last.casefold() in _NUMBERED):
+        return True
+    return lowercase and bool(re.fullmatch(r"[a-z]", last))
+
+
+_NUMBERED = frozenset("no nos c ca vol pp p".split())
+
+
 def split_sentences(text: str) -> list[str]:
     """Sentences and lines: split at . ! ? before a space, at 。！？ and at newlines."""
     parts, start = [], 0
+    lowercase = not any(ch.isupper() for ch in text)
     for m in _BREAK.finditer(text):
-        if m.group()[0] == "." and _is_abbreviation(text[start:m.start()]):
+        if m.group()[0] == "." and (_is_abbreviation(text[start:m.start()]) or _runs_on(
+                text[start:m.start()], text[m.end():], lowercase)):
             continue
         parts.append(text[start:m.end()])
         start = m.end()
