@@ -166,6 +166,16 @@ class JudgeConfig:
         "credit (unset: threshold)", check=within(0.0, 1.0, low_open=True, high_open=True))
     batch_size: int = opt(8, "answers a judge call", check=positive)
 
+    def describe(self) -> str:
+        """One line for reports: "lexical", "ensemble (MODEL, score mode, threshold 0.75)"."""
+        if self.name == "lexical":
+            return "lexical"
+        how = [self.model.name, f"{self.mode} mode"]
+        if self.mode == "score":
+            how.append(f"threshold {self.threshold}" + (
+                f", partial {self.threshold_partial}" if self.threshold_partial else ""))
+        return f"{self.name} ({', '.join(how)})"
+
 
 @section('pairs')
 class PairsConfig:
@@ -316,6 +326,9 @@ class EvalConfig:
                      "comma-separated tasks, compared item by item; empty: off")
     guard_limit: int | None = opt(None, "items per guard task (unset: the guard's own sizes)",
                                   check=positive)
+    judge: JudgeConfig | None = opt(None, "the judge of held-out answers, validation "
+                                    "selection, the guard and the suite (unset: the run's "
+                                    "judge); e.g. a stronger model than the training judge")
 
     def greedy(self, seed: int) -> SamplingParams:
         return SamplingParams(n=1, temperature=0.0, max_new_tokens=self.max_new_tokens,
@@ -405,8 +418,25 @@ class RunConfig:
         return self.seed if self.data.seed is None else self.data.seed
 
     def __post_init__(self):
-        if self.judge.model.name == POLICY:  # self-verification: the policy judges itself
-            self.judge.model = dataclasses.replace(self.model)
+        for judge in (self.judge, self.eval.judge):  # self-verification: the policy judges
+            if judge is not None and judge.model.name == POLICY:
+                judge.model = dataclasses.replace(self.model)
+
+    @property
+    def eval_judge(self) -> JudgeConfig:
+        """The judge of everything evaluated: ``eval.judge``, else the run's judge."""
+        return self.eval.judge or self.judge
+
+    def judges(self) -> dict[str, str]:
+        """Which judge scored what, for the report and the model card."""
+        return {"training samples": self.judge.describe(),
+                "held-out, validation, guard and suite": self.eval_judge.describe()}
+
+    def for_evaluation(self) -> "RunConfig":
+        """This config with ``eval.judge`` as its judge: what evaluation builds judges from."""
+        if self.eval.judge is None:
+            return self
+        return dataclasses.replace(self, judge=self.eval.judge)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

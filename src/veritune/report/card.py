@@ -112,10 +112,12 @@ def card_metadata(base_model: str, method: str, counts: Mapping, metrics: Mappin
 def write_model_card(path: str | Path, base_model: str, method: str, counts: Mapping,
                      metrics: Mapping[str, Mapping] | None = None, *, train=None,
                      datasets: list[str] | None = None, suite: Mapping | None = None,
-                     model_name: str | None = None, questions: str = "kb") -> Path:
+                     model_name: str | None = None, questions: str = "kb",
+                     judges: Mapping[str, str] | None = None) -> Path:
     """Write ``path/README.md``. ``metrics``: per split, an ``eval/compare_<split>.json``;
     ``train``: the TrainConfig; ``suite``: the suite's summary (``summary.json``);
-    ``questions``: where the questions came from (``kb``, a file name, a Hub dataset)."""
+    ``questions``: where the questions came from (``kb``, a file name, a Hub dataset);
+    ``judges``: which judge scored what (``RunConfig.judges()``)."""
     meta = card_metadata(base_model, method, counts, metrics, train=train, datasets=datasets,
                          suite=suite, model_name=model_name, questions=questions)
     base = meta["base_model"]
@@ -129,6 +131,8 @@ def write_model_card(path: str | Path, base_model: str, method: str, counts: Map
             for k, v in params.items()]
     lines += markdown_table(("setting", "value"), [("method", method), *rows])
     lines += ["", "## Data", ""] + [f"- {k}: {v}" for k, v in counts.items()]
+    if judges:
+        lines += ["", "## Judges", ""] + [f"- {k}: {v}" for k, v in judges.items()]
     if metrics:
         lines += ["", "## Held-out results", ""]
         keys = ("n", "accuracy_before", "accuracy_after", "wrong_to_right", "right_to_wrong",
@@ -155,4 +159,4 @@ def write_run_card(cfg, model_dir: Path, counts: Mapping,
     questions, datasets = describe_source(cfg.data.source)
     return write_model_card(model_dir, cfg.model.name, cfg.train.method, counts, metrics,
                             train=cfg.train, datasets=datasets, suite=suite, model_name=cfg.name,
-                            questions=questions)
+                            questions=questions, judges=cfg.judges())

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from veritune.config import load_config
 from veritune.errors import InputError
 from veritune.jsonl import atomic_write_text, read_json
 from veritune.report.html import write_html_report
@@ -93,6 +94,17 @@ def plot_domains(base: dict, tuned: dict | None, path: Path, title: str) -> None
     plt.close(fig)
 
 
+def _judges(run_dir: Path) -> dict[str, str] | None:
+    """Which judge scored what, from the run's config.yaml (None: no readable config)."""
+    path = run_dir / "config.yaml"
+    if not path.exists():
+        return None
+    try:
+        return load_config(path).judges()
+    except InputError:
+        return None
+
+
 def write_report(run_dir: str | Path) -> Path:
     run_dir = Path(run_dir)
     manifest = load_manifest(run_dir / "manifest.json")
@@ -107,6 +119,9 @@ def write_report(run_dir: str | Path) -> Path:
     data = stages.get("data", {}).get("counts")
     if data:
         lines += ["## Data", "", ", ".join(f"{k}: {v}" for k, v in data.items()), ""]
+    judges = _judges(run_dir)
+    if judges:
+        lines += ["## Judges", ""] + [f"- {k}: {v}" for k, v in judges.items()] + [""]
     if stages.get("judge", {}).get("counts"):
         lines += ["## Training samples (judge labels)", "",
                   ", ".join(f"{k}: {v}" for k, v in stages["judge"]["counts"].items()), ""]

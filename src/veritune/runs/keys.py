@@ -34,7 +34,7 @@ ADDED_LATER: dict[str, frozenset[str]] = {
     "LoraConfig": frozenset({"save"}),
     "TrainConfig": frozenset({"lr_scheduler_kwargs", "backend", "group_by_prompt", "bf16",
                               "select", "eval_steps", "anchor"}),
-    "EvalConfig": frozenset({"limit", "guard", "guard_limit"}),
+    "EvalConfig": frozenset({"limit", "guard", "guard_limit", "judge"}),
     "ApeftConfig": frozenset({"decomposer"}),
 }
 # section class -> keys that never change what a stage computes

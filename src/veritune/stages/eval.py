@@ -59,13 +59,13 @@ class EvalModelStage(Stage):
 
     def key(self, ctx: Context) -> tuple:
         cfg = ctx.cfg
-        return (eval_settings(cfg), cfg.judge, cfg.prompt, draws(cfg),
+        return (eval_settings(cfg), cfg.eval_judge, cfg.prompt, draws(cfg),
                 ctx.model_config(self.model(ctx), True))
 
     def run(self, ctx: Context) -> dict:
         cfg = ctx.cfg
         questions = ctx.questions()
-        judge = build_judge(cfg, questions)
+        judge = build_judge(cfg.for_evaluation(), questions)
         counts = {}
         for split in cfg.eval.splits:
             qs = [q for q in questions if q.split == split]

@@ -133,7 +133,7 @@ class GuardStage(Stage):
         cfg = ctx.cfg
         engines = {label: engine_key(ctx.model_config(m, True))
                    for label, m in run_models(ctx).items()}
-        return (guard_plan(cfg.eval.guard, cfg.eval.guard_limit), cfg.judge, cfg.data_seed,
+        return (guard_plan(cfg.eval.guard, cfg.eval.guard_limit), cfg.eval_judge, cfg.data_seed,
                 engines)
 
     def run(self, ctx: Context) -> dict:

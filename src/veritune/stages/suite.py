@@ -189,10 +189,11 @@ def run_judged_suite(cfg, models: Mapping[str, str], tasks: Sequence[str], out_d
                      given: Mapping[str, Mapping[str, dict]] | None = None,
                      settings=None, log: Callable[[str], None] = print,
                      seed: int | None = None) -> dict:
-    """``run_suite`` with the run's judge for each task (``judge.task_judge``) and the judge's
-    part of each task's key (``judge.task_judge_key``): the one way the suite stage, the guard
-    and ``veritune eval --suite`` score tasks. ``seed`` (of the items; default: the data
-    seed)."""
+    """``run_suite`` with the evaluation judge (``eval.judge``, else the run's) for each task
+    (``judge.task_judge``) and the judge's part of each task's key (``judge.task_judge_key``):
+    the one way the suite stage, the guard and ``veritune eval --suite`` score tasks. ``seed``
+    (of the items; default: the data seed)."""
+    cfg = cfg.for_evaluation()
     return run_suite(models, tasks, out_dir, make_engine, limits=limits,
                      seed=cfg.data_seed if seed is None else seed,
                      batch_size=cfg.eval.suite_batch_size, data=data,
@@ -229,7 +230,7 @@ class SuiteStage(Stage):
 
     def key(self, ctx: Context) -> tuple:
         cfg = ctx.cfg
-        return (cfg.eval, cfg.judge, cfg.data_seed)
+        return (cfg.eval, cfg.eval_judge, cfg.data_seed)
 
     def run(self, ctx: Context) -> dict:
         cfg, models = ctx.cfg, run_models(ctx)

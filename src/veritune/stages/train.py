@@ -45,9 +45,10 @@ def validation_questions(ctx: Context) -> tuple[list[Question], list[Question]]:
 
 def validation_scorer(ctx: Context, questions: list[Question], valid: list[Question]):
     """``evaluate(model) -> float``: greedy accuracy on the validation questions with the
-    run's judge and prompt (eval.max_new_tokens, eval.batch_size), for train.select."""
+    evaluation judge and the run's prompt (eval.max_new_tokens, eval.batch_size), for
+    train.select."""
     cfg = ctx.cfg
-    judge = build_judge(cfg, questions)
+    judge = build_judge(cfg.for_evaluation(), questions)
     tokenizer = AutoTokenizer.from_pretrained(resolve_model(cfg.model.name),
                                               trust_remote_code=cfg.model.trust_remote_code)
     greedy_only = dataclasses.replace(cfg.eval, best_of_n=0)
@@ -97,7 +98,7 @@ class TrainStage(Stage):
     def key(self, ctx: Context) -> tuple:
         cfg = ctx.cfg
         if self._validates(ctx):  # validation scores depend on the judge and the prompt
-            return (cfg.train, cfg.model, cfg.seed, cfg.judge, cfg.prompt,
+            return (cfg.train, cfg.model, cfg.seed, cfg.eval_judge, cfg.prompt,
                     cfg.eval.max_new_tokens, cfg.eval.batch_size)
         return (cfg.train, cfg.model, cfg.seed)
 
