@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 from veritune.errors import InputError
 
-LABELS = ("correct", "incorrect", "uncertain")
+LABELS = ("correct", "incorrect", "not_attempted", "uncertain")
 SPLITS = ("train", "validation", "test")
 
 

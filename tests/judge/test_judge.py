@@ -114,21 +114,21 @@ CASES = [
      q("Is the capital of Australia Sydney or Canberra?", ["Canberra"], ["Sydney"]),
      "The capital is Canberra, not Sydney.", "correct"),
     # refusals and hedges
-    ("dont know", AUSTRALIA, "I don't know.", "uncertain"),
-    ("not sure", AUSTRALIA, "I'm not sure.", "uncertain"),
-    ("cannot answer", AUSTRALIA, "I cannot answer that question.", "uncertain"),
-    ("cant", AUSTRALIA, "Sorry, I can't help with that.", "uncertain"),
-    ("as an ai", AUSTRALIA, "As an AI, I have no access to that.", "uncertain"),
-    ("unknown", AUSTRALIA, "Unknown.", "uncertain"),
-    ("no information", AUSTRALIA, "No information available.", "uncertain"),
-    ("refusal then answer", FRANCE, "I'm not sure. Maybe Paris.", "uncertain"),
+    ("dont know", AUSTRALIA, "I don't know.", "not_attempted"),
+    ("not sure", AUSTRALIA, "I'm not sure.", "not_attempted"),
+    ("cannot answer", AUSTRALIA, "I cannot answer that question.", "not_attempted"),
+    ("cant", AUSTRALIA, "Sorry, I can't help with that.", "not_attempted"),
+    ("as an ai", AUSTRALIA, "As an AI, I have no access to that.", "not_attempted"),
+    ("unknown", AUSTRALIA, "Unknown.", "not_attempted"),
+    ("no information", AUSTRALIA, "No information available.", "not_attempted"),
+    ("refusal then answer", FRANCE, "I'm not sure. Maybe Paris.", "not_attempted"),
     ("refusal with reference", FRANCE, "I'm not sure, maybe Paris", "uncertain"),
     ("hedge with reference", FRANCE, "Probably Paris.", "uncertain"),
     ("hedged wrong guess", FRANCE, "Maybe Nice.", "incorrect"),
     ("refusal words inside reference", NQ_SONG, "I Don't Know", "correct"),
-    ("empty", AUSTRALIA, "", "uncertain"),
-    ("whitespace", AUSTRALIA, "  \n\t ", "uncertain"),
-    ("filler only", AUSTRALIA, "Sure!", "uncertain"),
+    ("empty", AUSTRALIA, "", "not_attempted"),
+    ("whitespace", AUSTRALIA, "  \n\t ", "not_attempted"),
+    ("filler only", AUSTRALIA, "Sure!", "not_attempted"),
     # substantive wrong answers
     ("other city", AUSTRALIA, "Perth", "incorrect"),
     ("other city in sentence", AUSTRALIA, "The capital of Australia is Perth.", "incorrect"),
@@ -139,12 +139,12 @@ CASES = [
     ("cjk first sentence only", BEIJING, "上海。北京也很大。", "incorrect"),
     ("cjk right then other", BEIJING, "北京。上海也很大。", "correct"),
     ("cjk wrong", BEIJING, "广州", "incorrect"),
-    ("cjk refusal", BEIJING, "我不知道。", "uncertain"),
-    ("cjk refusal 2", BEIJING, "不清楚", "uncertain"),
-    ("cjk refusal 3", BEIJING, "抱歉，我无法回答这个问题。", "uncertain"),
+    ("cjk refusal", BEIJING, "我不知道。", "not_attempted"),
+    ("cjk refusal 2", BEIJING, "不清楚", "not_attempted"),
+    ("cjk refusal 3", BEIJING, "抱歉，我无法回答这个问题。", "not_attempted"),
     ("cjk hedge", BEIJING, "可能是北京", "uncertain"),
     ("japanese", TOKYO_JA, "日本の首都は東京です。", "correct"),
-    ("japanese refusal", TOKYO_JA, "わかりません。", "uncertain"),
+    ("japanese refusal", TOKYO_JA, "わかりません。", "not_attempted"),
     ("cjk fullwidth digits", q("铁的原子序数是多少？", ["26"], ["25"], lang="zh"),
      "铁的原子序数是２６。", "correct"),
     ("cjk 126 is not 26", q("铁的原子序数是多少？", ["26"], ["25"], lang="zh"),
@@ -210,7 +210,7 @@ def test_rationale_names_the_match():
 def test_judge_many_maps_judge():
     items = [(AUSTRALIA, "Canberra"), (AUSTRALIA, "Sydney"), (AUSTRALIA, "I don't know")]
     got = LexicalJudge().judge_many(items)
-    assert [j.label for j in got] == ["correct", "incorrect", "uncertain"]
+    assert [j.label for j in got] == ["correct", "incorrect", "not_attempted"]
     assert all(isinstance(j, Judgement) for j in got)
 
 

@@ -65,7 +65,7 @@ CASES = [
      False),
     # still strict
     ("hedged partial", ["Kate Siegel"], "maybe Siegel", "uncertain", True),
-    ("refusal", ["Nathan Parsons"], "I don't know", "uncertain", True),
+    ("refusal", ["Nathan Parsons"], "I don't know", "not_attempted", True),
     ("unrelated", ["Nathan Parsons"], "Bob Saget", "incorrect", False),
     ("modifier beside the reference", ["Europe"], "Western Europe", "correct", True),
 ]

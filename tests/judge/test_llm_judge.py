@@ -55,7 +55,7 @@ def test_chinese_prompt_for_chinese_questions():
 @pytest.mark.parametrize("output,label", [
     ("The answer names Canberra.\nVERDICT-ABCD1234: CORRECT", "correct"),
     ("Sydney is wrong.\nVERDICT-ABCD1234: INCORRECT", "incorrect"),
-    ("It declines.\nVERDICT-ABCD1234: NOT_ATTEMPTED", "uncertain"),
+    ("It declines.\nVERDICT-ABCD1234: NOT_ATTEMPTED", "not_attempted"),
     ("**VERDICT-ABCD1234: CORRECT**", "correct"),
     ("VERDICT-ABCD1234: INCORRECT\nOn reflection...\nVERDICT-ABCD1234: CORRECT", "correct"),
     ("VERDICT: CORRECT", "uncertain"),                       # no tag
@@ -115,7 +115,7 @@ def test_ensemble_sends_only_unclear_cases_to_the_llm():
     judge = EnsembleJudge(LexicalJudge(), LLMJudge(engine))
     items = [(Q, "Canberra."), (Q, "Sydney."), (Q, "I don't know."), (Q, "Canberrra.")]
     labels = [j.label for j in judge.judge_many(items)]
-    assert labels == ["correct", "incorrect", "uncertain", "correct"]
+    assert labels == ["correct", "incorrect", "not_attempted", "correct"]
     assert len(engine.prompts) == 1 and "Canberrra" in engine.prompts[0][0]["content"]
     assert judge.decided == {"lexical": 3, "llm": 1}
     assert judge.shares() == {"lexical": 0.75, "llm": 0.25}

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from veritune.judge.base import grades
 from veritune.tasks.precise_qa import Example, compare, has_repetition, summarize, write_eval
 
 
@@ -32,7 +33,7 @@ def test_summarize_hand_made():
     m = summarize(EXAMPLES)
     assert m["n"] == 8
     assert m["accuracy"] == 0.5  # 4 correct of 8
-    assert m["labels"] == {"correct": 4, "incorrect": 3, "uncertain": 1}
+    assert m["labels"] == {"correct": 4, "incorrect": 3, "not_attempted": 0, "uncertain": 1}
     assert list(m["per_domain"]) == ["chem", "geo", "math"]  # sorted
     assert m["per_domain"]["geo"] == {"accuracy": 0.3333, "n": 3, "best_of_n": 0.6667}
     assert m["per_domain"]["chem"] == {"accuracy": 0.6667, "n": 3, "best_of_n": 0.6667}
@@ -57,7 +58,7 @@ def test_summarize_rounds_and_repetition_ngram():
 def test_summarize_empty():
     m = summarize([])
     assert m["n"] == 0 and m["accuracy"] == 0.0 and m["per_domain"] == {}
-    assert m["labels"] == {"correct": 0, "incorrect": 0, "uncertain": 0}
+    assert m["labels"] == {"correct": 0, "incorrect": 0, "not_attempted": 0, "uncertain": 0}
     assert m["mean_response_tokens"] == 0.0 and m["truncated_rate"] == 0.0
     assert "best_of_n" not in m
 
@@ -146,3 +147,16 @@ def test_write_eval(tmp_path):
     assert [r["id"] for r in rows] == [e.id for e in EXAMPLES]
     assert rows[1]["truncated"] is True and rows[0]["best_of_n_correct"] == 3
     assert compare(rows, rows)["n"] == len(EXAMPLES)
+
+
+def test_simpleqa_grades_hand_made():
+    """SimpleQA's figures: 2 correct, 1 wrong, 1 declined of 4: correct 0.5, not attempted
+    0.25, correct given attempted 2/3, F-score their harmonic mean 4/7."""
+    examples = [ex("1", "correct", "g", "Paris", 1), ex("2", "correct", "g", "Fe", 1),
+                ex("3", "incorrect", "g", "Lyon", 1), ex("4", "not_attempted", "g", "No idea", 2)]
+    m = summarize(examples)
+    assert (m["accuracy"], m["not_attempted"], m["correct_given_attempted"], m["f_score"]) == \
+        (0.5, 0.25, 0.6667, 0.5714)
+    assert grades([]) == {"correct": 0.0, "not_attempted": 0.0, "correct_given_attempted": 0.0,
+                          "f_score": 0.0}
+    assert grades(["not_attempted"])["f_score"] == 0.0

@@ -14,10 +14,11 @@ from veritune.records import Verdict
 
 
 def correct_rates(verdicts: Iterable[Verdict]) -> dict[str, float]:
-    """question id -> share of its judged samples that are correct (uncertain left out)."""
+    """question id -> share of its judged samples that are correct (uncertain and not
+    attempted left out)."""
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for v in verdicts:
-        if v.label == "uncertain":
+        if v.label in ("uncertain", "not_attempted"):
             continue
         counts[v.question_id][1] += 1
         counts[v.question_id][0] += v.label == "correct"

@@ -142,6 +142,8 @@ def run_bench(judge: Judge, items: Sequence[tuple[Question, str, str]],
         n=len(definite), judge=judge.name,
         positives=sum(gold), uncertain_rate=round(
             sum(verdicts[i].label == "uncertain" for i in definite) / max(len(definite), 1), 4),
+        not_attempted_rate=round(sum(verdicts[i].label == "not_attempted" for i in definite)
+                                 / max(len(definite), 1), 4),
         possibly_correct={"n": len(possibly), "verdicts": dict(Counter(possibly))},
         llm_calls=getattr(getattr(judge, "llm", judge), "calls", 0),
         seconds=round(seconds, 2), seconds_per_item=round(seconds / max(len(items), 1), 4),
@@ -159,5 +161,6 @@ def run_bench(judge: Judge, items: Sequence[tuple[Question, str, str]],
 
 
 SUMMARY_KEYS = ("n", "accuracy", "balanced_accuracy", "balanced_accuracy_ci", "precision",
-                "recall", "kappa", "kappa_ci", "uncertain_rate", "possibly_correct", "decided_by",
+                "recall", "kappa", "kappa_ci", "uncertain_rate", "not_attempted_rate",
+                "possibly_correct", "decided_by",
                 "llm_calls", "seconds", "seconds_per_item")

@@ -321,7 +321,7 @@ class LexicalJudge:
             return screened(addressed)
         statement = answer_statement(response, question.question)
         if not statement:
-            return Judgement("uncertain", "empty response")
+            return Judgement("not_attempted", "empty response")
         s = _statement(statement)
         cjk = question.lang.lower()[:2] in CJK_LANGS
         refs = _hits(question.answers, s, cjk)
@@ -346,7 +346,7 @@ class LexicalJudge:
             return Judgement("uncertain", f"{kind} ({phrase!r}) with {what}: no credit for a "
                                           "hedged answer")
         if kind == "refusal":
-            return Judgement("uncertain", f"refusal ({phrase!r}) in answer statement")
+            return Judgement("not_attempted", f"refusal ({phrase!r}) in answer statement")
         if kind == "hedge":
             return Judgement("incorrect", f"hedged guess ({phrase!r}) without a reference",
                              decisive=False)

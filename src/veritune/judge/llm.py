@@ -41,7 +41,7 @@ from veritune.records import Question
 __all__ = ["JudgeCache", "LLMJudge", "MODES", "build_prompt", "input_tag", "parse_verdict"]
 
 MODES = ("generate", "score")
-LABELS = {"CORRECT": "correct", "INCORRECT": "incorrect", "NOT_ATTEMPTED": "uncertain"}
+LABELS = {"CORRECT": "correct", "INCORRECT": "incorrect", "NOT_ATTEMPTED": "not_attempted"}
 
 
 def parse_verdict(output: str, tag: str) -> str:
@@ -153,7 +153,7 @@ class LLMJudge:
                 out[i] = screened(addressed)
                 continue
             if not shown[i][1]:
-                out[i] = Judgement("uncertain", "empty response")
+                out[i] = Judgement("not_attempted", "empty response")
                 continue
             hit = self.cache.get(key) if self.cache else None
             if hit and self.mode == "score":

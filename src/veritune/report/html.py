@@ -22,7 +22,8 @@ CSS = """body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 
 table{border-collapse:collapse;margin:.5em 0 1em}th,td{border:1px solid #ccc;padding:3px 8px}
 td.n{text-align:right}th{background:#f2f2f2}pre{background:#f7f7f7;padding:1em;overflow:auto}
 p.na{color:#888;font-style:italic}p.fall{color:#b00;font-weight:bold}img{max-width:100%}h2{border-bottom:1px solid #ddd}"""
-SHAPE = ("accuracy", "best_of_n", "mean_response_tokens", "truncated_rate", "repetition_rate", "n")
+SHAPE = ("accuracy", "best_of_n", "not_attempted", "correct_given_attempted", "f_score",
+         "mean_response_tokens", "truncated_rate", "repetition_rate", "n")
 CURVES = (("loss", ("loss",)), ("reward margin", ("rewards/margins",)),
           ("rewards", ("rewards/chosen", "rewards/rejected")))
 
@@ -107,7 +108,7 @@ def section_headline(run_dir: Path, evals: dict) -> str:
     parts = []
     for split, (base, tuned) in evals.items():
         rows = []
-        for key in SHAPE:
+        for key in (k for k in SHAPE if k in base):
             b, t = base.get(key), (tuned or {}).get(key)
             rows.append([key, b, t, _delta(b, t)])
         parts.append(f"<h3>{_e(split)} split</h3>"

@@ -64,8 +64,9 @@ def domain_table(base: dict, tuned: dict | None) -> list[str]:
 def shape_table(base: dict, tuned: dict | None) -> list[str]:
     return markdown_table(["answers", "base", "tuned"],
                           [[key, base.get(key), (tuned or {}).get(key, "–")]
-                           for key in ("mean_response_tokens", "truncated_rate",
-                                       "repetition_rate")], align="lrr")
+                           for key in ("not_attempted", "correct_given_attempted", "f_score",
+                                       "mean_response_tokens", "truncated_rate",
+                                       "repetition_rate") if key in base], align="lrr")
 
 
 def plot_domains(base: dict, tuned: dict | None, path: Path, title: str) -> None:

@@ -19,6 +19,7 @@ from veritune.engines import Engine
 from veritune.errors import InputError
 from veritune.jsonl import iter_json_lines
 from veritune.judge import LexicalJudge
+from veritune.judge.base import grades
 from veritune.prompts import question_messages
 from veritune.records import LABELS, Question
 from veritune.tasks.base import Task, seeded_subset
@@ -66,6 +67,7 @@ def evaluate(engine: Engine, items: Sequence[Question], *, seed: int = 0, batch_
     metrics = {"accuracy": rate(v.label == "correct" for v in verdicts), "n": len(items),
                **{f"n_{lab}": sum(v.label == lab for v in verdicts) for lab in LABELS},
                "uncertain_rate": rate(v.label == "uncertain" for v in verdicts),
+               **{k: v for k, v in grades(v.label for v in verdicts).items() if k != "correct"},
                "mean_response_tokens": mean((g.n_tokens for g in gens), 2),
                "truncated_rate": rate(g.truncated for g in gens),
                "judge": getattr(judge, "name", type(judge).__name__)}

@@ -28,9 +28,10 @@ from veritune.data.questions import build_questions
 from veritune.engines import Engine, SamplingParams
 from veritune.jsonl import atomic_write_json, write_records
 from veritune.judge import Judge, LexicalJudge
+from veritune.judge.base import grades
 from veritune.progress import progress
 from veritune.prompts import question_messages
-from veritune.records import Question
+from veritune.records import LABELS, Question
 from veritune.stats import mcnemar_p
 from veritune.tasks.base import Task, seeded_subset
 
@@ -113,8 +114,8 @@ def summarize(examples: Sequence[Example], repetition_ngram: int = 3) -> dict:
         "n": n,
         "per_domain": {d: {"accuracy": rate(e.label == "correct" for e in exs), "n": len(exs)}
                        for d, exs in sorted(by_domain.items())},
-        "labels": {lab: sum(ex.label == lab for ex in examples)
-                   for lab in ("correct", "incorrect", "uncertain")},
+        "labels": {lab: sum(ex.label == lab for ex in examples) for lab in LABELS},
+        **{k: v for k, v in grades(ex.label for ex in examples).items() if k != "correct"},
         "mean_response_tokens": round(sum(ex.n_tokens for ex in examples) / n, 2) if n else 0.0,
         "truncated_rate": rate(ex.truncated for ex in examples),
         "repetition_rate": rate(has_repetition(ex.response, repetition_ngram) for ex in examples),
