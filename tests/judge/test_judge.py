@@ -296,3 +296,22 @@ def test_a_period_inside_one_statement_does_not_split_it(text):
     """Lowercased and tokenized answers (the shared EfficientQA half): initials, spaced
     decimals, "no. 21", "c. 400"."""
     assert split_sentences(text) == [text]
+
+
+def test_one_as_a_pronoun_is_not_the_number():
+    """ "It's a great one" names no number: a reference of 1 is not matched by it."""
+    q = Question(id="c", question="How many Stanley Cups have the Capitals won?", answers=["1"])
+    assert LexicalJudge().judge(q, "Thanks, it's a great one. They won 6.").label == "incorrect"
+    assert LexicalJudge().judge(q, "They have won one.").label == "correct"
+    assert normalize("the only one") == "only one" and normalize("one hundred") == "100"
+
+
+def test_other_numbers_beside_a_numeric_reference_leave_it_uncertain():
+    """ "(3rd ed., p. 212)" beside "3": which number answers is unclear; a day beside the
+    reference year is only unverified precision."""
+    q = Question(id="n", question="How many moons does Mars have?", answers=["2"])
+    assert LexicalJudge().judge(q, "2 (3rd ed., p. 212)").label == "uncertain"
+    assert LexicalJudge().judge(q, "Mars has 2 moons.").label == "correct"
+    year = Question(id="y", question="When did the Hindenburg crash?", answers=["1937"])
+    got = LexicalJudge().judge(year, "On May 6, 1937.")
+    assert got.label == "correct" and not got.decisive

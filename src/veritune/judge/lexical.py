@@ -372,11 +372,18 @@ class LexicalJudge:
         which = "standard answer" if refs[0][0] == question.answers[0] else "alias"
         why = f"matched {which} {refs[0][0]!r} in answer statement"
         ref_numbers = {n for v, _ in refs for n in words(v).numbers}
+        asked = set(words(question.question).numbers)
         extra = [t.raw for i, t in enumerate(s.tokens) if t.norm[:1].isdigit()
+                 and t.norm not in asked and t.norm not in ref_numbers
                  and not any(k == "tok" and a <= i < b for k, a, b in spans)]
-        if ref_numbers and extra:  # "April 20, 1937" for "1937": the day is unverified
+        dated = any(t.norm in _MONTH_WORDS for t in s.tokens) and all(
+            n.isdigit() and int(n) <= 31 for n in extra)
+        if ref_numbers and extra and dated:  # "April 20, 1937" for "1937": the day unverified
             return Judgement("correct", f"{why}; also names {', '.join(extra)}",
                              decisive=False)
+        if ref_numbers and extra:  # "3rd ed., p. 212" for "3": which number answers?
+            return Judgement("uncertain", f"{why}, and also names {', '.join(extra)}: not "
+                                          "sure which number it answers", decisive=False)
         return Judgement("correct", why)
 
     @staticmethod

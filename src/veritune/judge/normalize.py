@@ -135,10 +135,19 @@ def _number_words(words: list[Token], i: int) -> tuple[int | Decimal, int] | Non
     return (total + current, end) if end > i else None
 
 
+# "one" after these is the pronoun ("a great one", "the only one"), not the number 1
+_ONE_AS_PRONOUN_AFTER = frozenset(
+    "a an the this that each every no any some which another other great good big small only "
+    "new old right wrong same last first best little".split())
+
+
 def _merge_number_words(words: list[Token]) -> list[Token]:
     out, i = [], 0
     while i < len(words):
-        parsed = _number_words(words, i)
+        pronoun = words[i].norm == "one" and i > 0 and \
+            words[i - 1].norm in _ONE_AS_PRONOUN_AFTER and \
+            (i + 1 == len(words) or words[i + 1].norm not in _SCALES)
+        parsed = None if pronoun else _number_words(words, i)
         if parsed is None:
             out.append(words[i])
             i += 1
