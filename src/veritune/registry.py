@@ -48,6 +48,7 @@ _ENTRIES: dict[str, dict[str, Any]] = {
         "mmlu": "veritune.tasks.mc:MMLU",
         "cmmlu": "veritune.tasks.mc:CMMLU",
         "nq_open": "veritune.tasks.nq_open:TASK",
+        "simpleqa": "veritune.tasks.simpleqa:TASK",
         "factscore": "veritune.tasks.factscore:TASK",
     },
 }

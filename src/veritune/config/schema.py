@@ -159,6 +159,9 @@ class JudgeConfig:
     mode: Literal["generate", "score"] = opt(
         "generate", "generate: analysis, then a verdict line; score: P(Yes) against P(No) of "
         "the reply's first word, one forward pass per answer")
+    prompt: Literal["veritune", "simpleqa"] = opt(
+        "veritune", "veritune: the project's rules and examples; simpleqa: SimpleQA's grader "
+        "verbatim (Wei et al. 2024; a reply of A, B or C)")
     threshold: float = opt(0.5, "mode score: correct when P(correct) >= threshold",
                            check=within(0.0, 1.0, low_open=True, high_open=True))
     threshold_partial: float | None = opt(
@@ -170,7 +173,8 @@ class JudgeConfig:
         """One line for reports: "lexical", "ensemble (MODEL, score mode, threshold 0.75)"."""
         if self.name == "lexical":
             return "lexical"
-        how = [self.model.name, f"{self.mode} mode"]
+        how = [self.model.name, f"{self.mode} mode"] + (
+            [f"{self.prompt} prompt"] if self.prompt != "veritune" else [])
         if self.mode == "score":
             how.append(f"threshold {self.threshold}" + (
                 f", partial {self.threshold_partial}" if self.threshold_partial else ""))

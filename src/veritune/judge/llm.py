@@ -12,6 +12,12 @@
   lexical judge marks refusals ``uncertain`` first). Batched; with the hf engine the shared
   instructions and examples run once (``share_prefix``).
 
+``prompt: simpleqa`` asks SimpleQA's grader instead (:mod:`veritune.judge.templates`): in
+generate mode the reply must be one letter (A correct, B incorrect, C not attempted; anything
+else is ``uncertain``, where simple-evals takes any A, B or C in the reply, and a default of
+C); in score mode the three letters' probabilities give P(correct) = P(A) / (P(A) + P(B) +
+P(C)), ``correct`` at ``threshold``, else the likelier of B and C.
+
 Before either, ``screen`` (on by default) gives ``incorrect`` to an answer that holds text
 addressed to the judge (a verdict line, chat-role text, "ignore the instructions", ...; see
 :mod:`veritune.judge.injection`) without asking the model. The prompts are in
@@ -34,11 +40,13 @@ from veritune.errors import VerituneError
 from veritune.judge.base import Judgement
 from veritune.judge.injection import addressed_to_judge, screened
 from veritune.judge.lexical import answer_statement
-from veritune.judge.templates import PROMPT_VERSION, SCORE_CHOICES, build_prompt, input_tag
+from veritune.judge.templates import (PROMPT_VERSION, PROMPTS, SCORE_CHOICES, SIMPLEQA_CHOICES,
+                                      SIMPLEQA_LABELS, build_prompt, input_tag)
 from veritune.progress import progress
 from veritune.records import Question
 
-__all__ = ["JudgeCache", "LLMJudge", "MODES", "build_prompt", "input_tag", "parse_verdict"]
+__all__ = ["JudgeCache", "LLMJudge", "MODES", "build_prompt", "input_tag", "parse_letter",
+           "parse_verdict"]
 
 MODES = ("generate", "score")
 LABELS = {"CORRECT": "correct", "INCORRECT": "incorrect", "NOT_ATTEMPTED": "not_attempted"}
@@ -50,6 +58,15 @@ def parse_verdict(output: str, tag: str) -> str:
                          r"\W*$")
     found = [m.group(1) for line in output.splitlines() if (m := pattern.match(line.strip()))]
     return LABELS[found[-1]] if found else "uncertain"
+
+
+def parse_letter(output: str) -> str:
+    """SimpleQA's grade from a reply that is one letter (``A``, ``B.``, ``(C)``) or one grade
+    word; ``uncertain`` for anything else (a reply that argues is not a grade)."""
+    text = output.strip().strip("()[]*`'\".: ").upper().replace(" ", "_")
+    if text in SIMPLEQA_LABELS:
+        return SIMPLEQA_LABELS[text]
+    return LABELS.get(text, "uncertain")
 
 
 class JudgeCache:
@@ -74,8 +91,9 @@ class JudgeCache:
         self._lock = threading.Lock()
 
     @staticmethod
-    def key(model: str, question: Question, candidate: str, mode: str = "generate") -> str:
-        version = PROMPT_VERSION[mode]  # generate keys stay those of earlier caches
+    def key(model: str, question: Question, candidate: str, mode: str = "generate",
+            prompt: str = "veritune") -> str:
+        version = PROMPT_VERSION[prompt, mode]  # generate keys stay those of earlier caches
         blob = json.dumps([model, version, question.question, question.answers,
                            question.lang, candidate], ensure_ascii=False)
         return hashlib.sha256(blob.encode()).hexdigest()
@@ -95,14 +113,20 @@ class JudgeCache:
         self._db.close()
 
 
-def p_correct(logprobs: Sequence[float]) -> float | None:
-    """P(Yes) / (P(Yes) + P(No)) from the two log-probabilities; None when both are -inf."""
-    yes, no = logprobs
-    top = max(yes, no)
+def choice_probs(logprobs: Sequence[float]) -> list[float] | None:
+    """The choices' probabilities renormalized over the choices; None when all are -inf."""
+    top = max(logprobs)
     if top == -math.inf:
         return None
-    a, b = math.exp(yes - top), math.exp(no - top)
-    return a / (a + b)
+    weights = [math.exp(lp - top) for lp in logprobs]
+    return [w / sum(weights) for w in weights]
+
+
+def p_correct(logprobs: Sequence[float]) -> float | None:
+    """P(Yes) / (P(Yes) + P(No)) from the two log-probabilities (or P(A) of SimpleQA's three
+    letters); None when all are -inf."""
+    probs = choice_probs(logprobs)
+    return probs[0] if probs else None
 
 
 class LLMJudge:
@@ -111,9 +135,13 @@ class LLMJudge:
 
     def __init__(self, engine: Engine, cache: JudgeCache | None = None,
                  max_new_tokens: int = 256, batch_size: int = 8, mode: str = "generate",
-                 threshold: float = 0.5, screen: bool = True):
+                 threshold: float = 0.5, screen: bool = True, prompt: str = "veritune"):
         if mode not in MODES:
             raise VerituneError(f"unknown judge mode {mode!r}; modes: {', '.join(MODES)}")
+        if prompt not in PROMPTS:
+            raise VerituneError(f"unknown judge prompt {prompt!r}; prompts: {', '.join(PROMPTS)}")
+        self.prompt = prompt
+        self.choices = SIMPLEQA_CHOICES if prompt == "simpleqa" else SCORE_CHOICES
         self.engine, self.cache = engine, cache
         self.max_new_tokens, self.batch_size = max_new_tokens, batch_size
         self.mode, self.threshold, self.screen = mode, threshold, screen
@@ -127,25 +155,31 @@ class LLMJudge:
         """The judge ``judge_cfg`` (the ``judge:`` section) describes, on ``engine``."""
         return cls(engine, cache=cache, max_new_tokens=judge_cfg.max_new_tokens,
                    batch_size=judge_cfg.batch_size, mode=judge_cfg.mode,
-                   threshold=judge_cfg.threshold)
+                   threshold=judge_cfg.threshold, prompt=judge_cfg.prompt)
 
     def usage(self) -> dict:
         """Answers sent to the judge model (cache hits are free), and the mode."""
-        return {"llm_calls": self.calls, "llm_mode": self.mode}
+        return {"llm_calls": self.calls, "llm_mode": self.mode, "llm_prompt": self.prompt}
 
     def judge(self, question: Question, response: str) -> Judgement:
         return self.judge_many([(question, response)])[0]
 
-    def _label(self, p: float | None) -> Judgement:
+    def _label(self, p: float | None, p_not_attempted: float | None = None) -> Judgement:
         if p is None:
-            return Judgement("uncertain", "no probability for Yes or No")
+            return Judgement("uncertain", f"no probability for {' or '.join(self.choices)}")
         label = "correct" if p >= self.threshold else "incorrect"
-        return Judgement(label, f"P(correct) = {p:.4f} (threshold {self.threshold})", score=p)
+        why = f"P(correct) = {p:.4f} (threshold {self.threshold})"
+        if p_not_attempted is not None:  # SimpleQA's C; kept in the rationale for the cache
+            why += f"; P(not attempted) = {p_not_attempted:.4f}"
+            if label == "incorrect" and p_not_attempted > 1 - p - p_not_attempted:
+                label = "not_attempted"
+        return Judgement(label, why, score=p)
 
     def judge_many(self, items: Sequence[tuple[Question, str]]) -> list[Judgement]:
         out: list[Judgement | None] = [None] * len(items)
         shown = [(q, answer_statement(r, q.question)) for q, r in items]
-        keys = [JudgeCache.key(self.engine.model_name, q, r, self.mode) for q, r in shown]
+        keys = [JudgeCache.key(self.engine.model_name, q, r, self.mode, self.prompt)
+                for q, r in shown]
         todo = []
         for i, key in enumerate(keys):
             addressed = addressed_to_judge(items[i][1], items[i][0]) if self.screen else None
@@ -156,7 +190,10 @@ class LLMJudge:
                 out[i] = Judgement("not_attempted", "empty response")
                 continue
             hit = self.cache.get(key) if self.cache else None
-            if hit and self.mode == "score":
+            if hit and self.mode == "score" and self.prompt == "simpleqa":
+                out[i] = hit[0] if hit[0].label == "uncertain" else self._label(
+                    hit[1], _not_attempted(hit[0]))
+            elif hit and self.mode == "score":
                 out[i] = self._label(hit[1])
             elif hit:
                 out[i] = hit[0]
@@ -166,7 +203,8 @@ class LLMJudge:
             if len(todo) > self.batch_size else None
         for start in range(0, len(todo), self.batch_size):
             chunk = todo[start:start + self.batch_size]
-            prompts = [build_prompt(*shown[i], mode=self.mode) for i in chunk]
+            prompts = [build_prompt(*shown[i], mode=self.mode, prompt=self.prompt)
+                       for i in chunk]
             results = self._score(prompts) if self.mode == "score" else \
                 self._generate(prompts, [shown[i] for i in chunk])
             self.calls += len(chunk)
@@ -183,13 +221,26 @@ class LLMJudge:
     def _generate(self, prompts, items) -> list[tuple[Judgement, None]]:
         params = SamplingParams(n=1, temperature=0.0, max_new_tokens=self.max_new_tokens)
         gens = self.engine.generate(prompts, params)
+        if self.prompt == "simpleqa":
+            return [(Judgement(parse_letter(row[0].text), row[0].text), None) for row in gens]
         return [(Judgement(parse_verdict(row[0].text, input_tag(q, r)), row[0].text), None)
                 for (q, r), row in zip(items, gens)]
 
     def _score(self, prompts) -> list[tuple[Judgement, float | None]]:
-        logprobs = self.engine.choice_logprobs(prompts, list(SCORE_CHOICES))
+        choices, k = list(self.choices), len(self.choices)
+        logprobs = self.engine.choice_logprobs(prompts, choices)
         if logprobs is None:  # a choice is several tokens for this tokenizer
-            pairs = self.engine.loglikelihood([(p, c) for p in prompts for c in SCORE_CHOICES])
-            logprobs = [pairs[k:k + 2] for k in range(0, len(pairs), 2)]
-        probs = [p_correct(lp) for lp in logprobs]
-        return [(self._label(p), p) for p in probs]
+            pairs = self.engine.loglikelihood([(p, c) for p in prompts for c in choices])
+            logprobs = [pairs[j:j + k] for j in range(0, len(pairs), k)]
+        out = []
+        for lp in logprobs:
+            p, probs = p_correct(lp), choice_probs(lp)
+            out.append((self._label(p, probs[2] if probs and k == 3 else None), p))
+        return out
+
+
+def _not_attempted(cached: Judgement) -> float | None:
+    """P(not attempted), read back from the rationale a SimpleQA score-mode verdict was cached
+    with (the cache's one number is P(correct), so a new threshold costs nothing)."""
+    m = re.search(r"P\(not attempted\) = ([0-9.]+)", cached.rationale)
+    return float(m.group(1)) if m else None

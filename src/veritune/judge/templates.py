@@ -1,5 +1,7 @@
 """Prompts of the LLM judge: ``generate`` (analysis, then a tagged verdict line) and ``score``
-(the reply's first word, Yes or No, read as probabilities), in English and Chinese.
+(the reply's first word, Yes or No, read as probabilities), in English and Chinese; and
+SimpleQA's grader (``prompt: simpleqa``; Wei et al. 2024, kept verbatim from openai/simple-evals
+in ``simpleqa_grader.txt``): the reply is a letter, A correct, B incorrect, C not attempted.
 
 In generate mode the candidate sits between markers carrying a tag computed from the inputs;
 in both modes it cannot close a fence (``<<<`` is broken up) nor open a chat turn (``<|`` is).
@@ -11,11 +13,25 @@ from __future__ import annotations
 
 import hashlib
 import json
+from functools import lru_cache
+from pathlib import Path
 
 from veritune.records import Question
 
-PROMPT_VERSION = {"generate": "v1", "score": "s2"}
+PROMPTS = ("veritune", "simpleqa")
+# (prompt, mode) -> the version in the verdict cache's key; a change re-judges
+PROMPT_VERSION = {("veritune", "generate"): "v1", ("veritune", "score"): "s2",
+                  ("simpleqa", "generate"): "simpleqa-g1", ("simpleqa", "score"): "simpleqa-s1"}
 SCORE_CHOICES = ("Yes", "No")  # the reply's first token: correct, not correct
+SIMPLEQA_CHOICES = ("A", "B", "C")  # correct, incorrect, not attempted
+SIMPLEQA_LABELS = dict(zip(SIMPLEQA_CHOICES, ("correct", "incorrect", "not_attempted")))
+
+
+@lru_cache(maxsize=1)
+def simpleqa_template() -> str:
+    """SimpleQA's GRADER_TEMPLATE, without the file's attribution header."""
+    text = (Path(__file__).with_name("simpleqa_grader.txt")).read_text(encoding="utf-8")
+    return "\n".join(line for line in text.splitlines() if not line.startswith("# "))
 
 EXAMPLES_EN = """Examples (tag XXXX stands for the real tag):
 Question: What is the capital of Australia? Standard answer: Canberra
@@ -162,8 +178,20 @@ def fence(candidate: str) -> str:
     return candidate.replace("<<<", "< < <").replace("<|", "< |").replace("|>", "| >")
 
 
-def build_prompt(question: Question, candidate: str,
-                 mode: str = "generate") -> list[dict[str, str]]:
+def simpleqa_messages(question: Question, candidate: str) -> list[dict[str, str]]:
+    """SimpleQA's grader as one user message. Every accepted answer is a gold target ("A or
+    B"); the candidate cannot close the code fence it sits in."""
+    target = " or ".join(question.answers)
+    shown = fence(candidate).replace("```", "` ` `")
+    text = simpleqa_template().replace("{question}", question.question).replace(
+        "{target}", target).replace("{predicted_answer}", shown)
+    return [{"role": "user", "content": text}]
+
+
+def build_prompt(question: Question, candidate: str, mode: str = "generate",
+                 prompt: str = "veritune") -> list[dict[str, str]]:
+    if prompt == "simpleqa":
+        return simpleqa_messages(question, candidate)
     tag = input_tag(question, candidate)
     zh = question.lang.lower().startswith("zh")
     aliases = ""

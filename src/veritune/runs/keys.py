@@ -29,7 +29,8 @@ from veritune.dtype import hash_dtype
 ADDED_LATER: dict[str, frozenset[str]] = {
     "ModelConfig": frozenset({"vllm"}),
     "DataConfig": frozenset({"seed", "test_source", "test_format", "max_test"}),
-    "JudgeConfig": frozenset({"mode", "threshold", "threshold_partial", "batch_size"}),
+    "JudgeConfig": frozenset({"mode", "prompt", "threshold", "threshold_partial",
+                             "batch_size"}),
     "AnchorConfig": frozenset({"backward"}),
     "LoraConfig": frozenset({"save"}),
     "TrainConfig": frozenset({"lr_scheduler_kwargs", "backend", "group_by_prompt", "bf16",
