@@ -49,6 +49,8 @@ _ENTRIES: dict[str, dict[str, Any]] = {
         "cmmlu": "veritune.tasks.mc:CMMLU",
         "nq_open": "veritune.tasks.nq_open:TASK",
         "simpleqa": "veritune.tasks.simpleqa:TASK",
+        "mtbench": "veritune.tasks.mtbench:TASK",
+        "winrate": "veritune.tasks.winrate:TASK",
         "factscore": "veritune.tasks.factscore:TASK",
     },
 }

@@ -241,3 +241,31 @@ def test_drop_hedged_rejected_keeps_negating_answers_out_of_rejected():
     # "nothing", "none", "notable": whole words only
     from veritune.stages.pairs import hedges
     assert hedges("None of them") and hedges("I DON'T know") and not hedges("a notable city")
+
+
+def test_abstain_pairs_only_where_no_answer_is_correct():
+    """pairs.abstain: a question answered only wrongly prefers an abstention (fixed, or the
+    model's own refusal) to each wrong answer; a question with a correct answer is unchanged."""
+    spec = {"a": [("Paris", "correct"), ("Lyon", "incorrect")],
+            "b": [("Lyon", "incorrect"), ("I'm not sure.", "not_attempted"), ("Nice", "incorrect"),
+                  ("No idea, sorry, I really cannot say.", "not_attempted")],
+            "c": [("Nice", "incorrect")],
+            "d": [("I don't know", "not_attempted")]}
+    qs, ss, vs = make(spec)
+    off, sft = build_pairs(qs, ss, vs, cfg(), PROMPT)
+    assert {p.question_id for p in off} == {"a"}
+    fixed, fixed_sft = build_pairs(qs, ss, vs, cfg(abstain="fixed"), PROMPT)
+    assert [p for p in fixed if p.question_id == "a"] == off and fixed_sft == sft
+    abstain = [p for p in fixed if p.kind == "abstain"]
+    assert sorted((p.question_id, p.rejected) for p in abstain) == \
+        [("b", "Lyon"), ("b", "Nice"), ("c", "Nice")]
+    assert {p.chosen for p in abstain} == {"I don't know."} and \
+        {p.chosen_index for p in abstain} == {-100}
+    assert pair_stats(fixed, fixed_sft, 4)["abstain_pairs"] == 3
+    assert "abstain_pairs" not in pair_stats(off, sft, 4)
+    own, _ = build_pairs(qs, ss, vs, cfg(abstain="own", max_pairs_per_question=1), PROMPT)
+    mine = [p for p in own if p.kind == "abstain"]
+    # the shortest own refusal; a question without one ("c") gets no pair
+    assert [(p.question_id, p.chosen) for p in mine] == [("b", "I'm not sure.")]
+    text, _ = build_pairs(qs, ss, vs, cfg(abstain="fixed", abstain_text="Not sure."), PROMPT)
+    assert {p.chosen for p in text if p.kind == "abstain"} == {"Not sure."}

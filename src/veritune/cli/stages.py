@@ -256,12 +256,14 @@ def _suite(cfg, models: list[str], suite_name: str, out: Path, data: list[str],
     """Every task of ``suite_name`` on every model into ``out``; the summary table."""
     from veritune.data import kb_questions  # deferred, with the stages: they load torch
     from veritune.engines import engine_from_config, scoring_config
+    from veritune.judge import check_judge_model
     from veritune.report.tables import to_markdown
     from veritune.stages.suite import engine_key, model_label, run_judged_suite, summary_table
     from veritune.tasks import suite_tasks
 
     models = list(models) or [cfg.model.name]
     tasks = suite_tasks(suite_name)
+    check_judge_model(cfg.for_evaluation().judge, tasks, "--suite")
     paths = {}
     for item in data:
         task, sep, path = item.partition("=")

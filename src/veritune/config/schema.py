@@ -200,6 +200,11 @@ class PairsConfig:
                                              "one a question")
     question_fraction: float = opt(1.0, "a seeded share of the training questions "
                                    "(the data-size sweep)", check=fraction)
+    abstain: Literal["off", "fixed", "own"] = opt(
+        "off", "a question with incorrect answers and no correct one: off (no pair); fixed: "
+        "prefer abstain_text to each incorrect answer; own: prefer the model's own refusals")
+    abstain_text: str = opt("I don't know.", "abstain: fixed, the preferred abstention",
+                            check=nonempty)
 
 
 @section('train.lora')

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from veritune.judge.base import Judge, Judgement
 from veritune.judge.ensemble import EnsembleJudge
-from veritune.judge.factory import build_judge, judge_engine, task_judge, task_judge_key
+from veritune.judge.factory import (build_judge, check_judge_model, judge_engine, task_judge,
+                                    task_judge_key)
 from veritune.judge.lexical import LexicalJudge
 from veritune.judge.llm import LLMJudge
 
 __all__ = ["EnsembleJudge", "Judge", "Judgement", "LLMJudge", "LexicalJudge", "build_judge",
-           "judge_engine", "task_judge", "task_judge_key"]
+           "check_judge_model", "judge_engine", "task_judge", "task_judge_key"]

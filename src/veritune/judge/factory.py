@@ -4,7 +4,8 @@
 (``veritune.registry``), given the judge model's engine when it needs one and its verdict
 cache. Evaluation tasks declare how they use a judge (``Task.judged``): ``always`` (precise QA,
 NQ-open: the run's judge, whatever it is), ``if_model`` (long answers: the run's judge only
-when it is a model, else their own reference overlap) or ``never`` (multiple choice). Both the
+when it is a model, else their own reference overlap), ``model`` (open-ended answers: only a
+judge model scores them) or ``never`` (multiple choice). Both the
 judge a task gets and what its cached result depends on follow from that one declaration.
 """
 
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from veritune import registry
 from veritune.engines import engine_from_config
+from veritune.errors import InputError
 from veritune.judge.llm import JudgeCache
 from veritune.records import Question
 from veritune.runs.keys import hashable
@@ -53,7 +55,18 @@ def task_judge(cfg: "RunConfig", task, questions: list[Question]):
     t, needs_model = _task(task), registry.get("judge", cfg.judge.name).needs_model
     if t.judged == "always":
         return build_judge(cfg, questions if t.name == "precise_qa" else [])
-    return build_judge(cfg, []) if t.judged == "if_model" and needs_model else None
+    return build_judge(cfg, []) if t.judged in ("if_model", "model") and needs_model else None
+
+
+def check_judge_model(judge_cfg: "JudgeConfig", tasks, field: str) -> None:
+    """Fail before any model loads when a task only a judge model can score (``judged:
+    model``: mtbench, winrate) would get a judge without one."""
+    if registry.get("judge", judge_cfg.name).needs_model:
+        return
+    need = [_task(t).name for t in tasks if _task(t).judged == "model"]
+    if need:
+        raise InputError(f"{', '.join(need)} need a judge model: set eval.judge.name (or "
+                         f"judge.name) to llm or ensemble, not {judge_cfg.name!r}", field=field)
 
 
 def task_judge_key(judge_cfg: "JudgeConfig", task):

@@ -18,6 +18,7 @@ from typing import Callable, Mapping
 
 from veritune.errors import InputError
 from veritune.jsonl import atomic_write_json, iter_json_lines
+from veritune.judge import check_judge_model
 from veritune.stages.base import Context, Stage
 from veritune.stages.suite import engine_key, run_judged_suite, run_models
 from veritune.stats import pair_items, paired_bootstrap, verdict
@@ -122,6 +123,8 @@ class GuardStage(Stage):
     def check(self, ctx: Context) -> None:
         if ctx.cfg.eval.guard:  # a missing file fails before sampling
             check_guard_data(ctx.cfg.eval.guard)
+            check_judge_model(ctx.cfg.for_evaluation().judge, guard_tasks(ctx.cfg.eval.guard),
+                              "eval.guard")
 
     def inputs(self, ctx: Context) -> list[Path]:
         return [ctx.paths.model] if ctx.paths.model.exists() else []

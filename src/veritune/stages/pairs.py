@@ -16,6 +16,13 @@ them (at most K) or one per question.
 Ablations: ``chosen_source: dataset`` uses the standard answer as the chosen answer and
 ``rejected_source: dataset`` the dataset's wrong answers as rejected ones, instead of the
 model's own samples; ``question_fraction`` keeps a seeded share of the questions.
+
+Abstention (``abstain``, off by default): a question with incorrect answers and no usable
+correct one gives no PKUE pair; with ``abstain: fixed`` it gives pairs (``abstain_text``,
+incorrect answer) instead, with ``abstain: own`` pairs (one of the model's own refusals, the
+samples judged ``not_attempted``, shortest first; incorrect answer). Either way at most K, of
+kind ``abstain``, so the model learns to say it does not know where it only guesses wrong
+(SimpleQA's not-attempted grade). The SFT targets stay correct answers only.
 """
 
 from __future__ import annotations
@@ -76,6 +83,19 @@ def split_by_label(samples: Sequence[Sample], verdicts: Sequence[Verdict],
     return out
 
 
+def abstentions(samples: Sequence[Sample], verdicts: Sequence[Verdict],
+                cfg: PairsConfig) -> dict[str, list[Sample]]:
+    """question id -> the model's own refusals (judged ``not_attempted``), shortest first."""
+    labels = {(v.question_id, v.sample_index): v.label for v in verdicts}
+    out: dict[str, list[Sample]] = defaultdict(list)
+    for s in sorted(samples, key=lambda s: (s.question_id, s.index)):
+        if labels.get((s.question_id, s.index)) == "not_attempted" and s.text.strip() and \
+                not (cfg.drop_truncated and s.truncated):
+            out[s.question_id].append(s)
+    return {qid: _distinct(sorted(refusals, key=lambda s: (s.n_tokens or len(s.text), s.index)),
+                           cfg.distinct) for qid, refusals in out.items()}
+
+
 def select_pairs(good: list[Sample], bad: list[Sample], k: int, concise: bool,
                  rng: random.Random) -> list[tuple[Sample, Sample]]:
     """At most k (chosen, rejected) pairs. Concise: pairs whose chosen is shortest first."""
@@ -96,6 +116,7 @@ def build_pairs(questions: Mapping[str, Question], samples: Sequence[Sample],
         raise InputError(f"samples refer to {len(unknown)} question(s) not in the question file, "
                          f"e.g. {sorted(unknown)[0]!r}", field="question_id")
     groups = split_by_label(samples, verdicts, cfg)
+    refusals = abstentions(samples, verdicts, cfg) if cfg.abstain == "own" else {}
     kept = keep_fraction(sorted(groups), cfg.question_fraction, seed)
     for qid in kept:
         q = questions[qid]
@@ -109,6 +130,10 @@ def build_pairs(questions: Mapping[str, Question], samples: Sequence[Sample],
             bad = [_dataset_sample(qid, -2 - i, w) for i, w in enumerate(q.wrong_answers)]
         kind = "self" if (cfg.chosen_source, cfg.rejected_source) == ("self", "self") else \
             "dataset" if cfg.chosen_source == cfg.rejected_source else "mixed"
+        if not good and bad and cfg.abstain != "off":
+            good = refusals.get(qid, []) if cfg.abstain == "own" else \
+                [_dataset_sample(qid, ABSTAIN_INDEX, cfg.abstain_text)]
+            kind = "abstain"
         for g, b in select_pairs(good, bad, cfg.max_pairs_per_question,
                                  cfg.chosen == "concise", rng):
             pairs.append(Pair(question_id=qid, prompt=messages, chosen=g.text, rejected=b.text,
@@ -118,6 +143,9 @@ def build_pairs(questions: Mapping[str, Question], samples: Sequence[Sample],
             sft.append(Pair(question_id=qid, prompt=messages, chosen=g.text, rejected=None,
                             kind="sft", chosen_index=g.index))
     return pairs, sft
+
+
+ABSTAIN_INDEX = -100  # the fixed abstention's chosen_index: not a model sample
 
 
 def _dataset_sample(qid: str, index: int, text: str) -> Sample:
@@ -143,6 +171,8 @@ def pair_stats(pairs: Sequence[Pair], sft: Sequence[Pair], n_questions: int) -> 
     return {"pairs": len(pairs), "sft_targets": len(sft),
             "questions": n_questions,
             "questions_with_pairs": len({p.question_id for p in pairs}),
+            **({"abstain_pairs": sum(p.kind == "abstain" for p in pairs)}
+               if any(p.kind == "abstain" for p in pairs) else {}),
             "mean_chosen_words": mean_words(p.chosen for p in pairs),
             "mean_rejected_words": mean_words(p.rejected for p in pairs)}
 

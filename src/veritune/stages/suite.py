@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from veritune.errors import InputError, VerituneError
-from veritune.jsonl import atomic_write_json, atomic_write_text, read_json
-from veritune.judge import task_judge, task_judge_key
+from veritune.jsonl import (atomic_write_json, atomic_write_text, iter_json_lines,
+                             read_json)
+from veritune.judge import check_judge_model, task_judge, task_judge_key
 from veritune.report.card import write_run_card
 from veritune.report.tables import to_markdown
 from veritune.runs.keys import file_hash, hashable
@@ -100,6 +101,7 @@ def run_suite(models: Mapping[str, str], tasks: Sequence[str], out_dir: str | Pa
     """
     out_dir = Path(out_dir)
     results: dict[str, dict[str, dict]] = {}
+    first_label, first_model = next(iter(models.items()))
     for label, model in models.items():
         engine = None
         results[label] = {}
@@ -112,6 +114,11 @@ def run_suite(models: Mapping[str, str], tasks: Sequence[str], out_dir: str | Pa
             key = task_key(name, model, path, limit, seed, batch_size,
                            judge_key_for(name) if judge_key_for else None,
                            settings(model) if callable(settings) else settings)
+            reference = None  # a relative task compares each later model with the first
+            if get_task(name).relative and label != first_label:
+                key["reference"] = model_stamp(str(first_model))
+                reference = [row for _, row in iter_json_lines(
+                    out_dir / first_label / name / "examples.jsonl")]
             target = out_dir / label / name
             metrics = _done(target / "metrics.json", key)
             if metrics is None:
@@ -119,7 +126,8 @@ def run_suite(models: Mapping[str, str], tasks: Sequence[str], out_dir: str | Pa
                 start = time.perf_counter()
                 metrics = run_task(name, engine, target, data=path, limit=limit, seed=seed,
                                    batch_size=batch_size,
-                                   judge=judge_for(name) if judge_for else None)
+                                   judge=judge_for(name) if judge_for else None,
+                                   reference=reference)
                 metrics["suite_key"] = key
                 atomic_write_json(target / "metrics.json", metrics)
                 log(f"suite {label}/{name}: {metrics['headline']} "
@@ -224,9 +232,10 @@ class SuiteStage(Stage):
         if not ctx.cfg.eval.suite:
             return
         try:  # an unknown task is an error now, not after training
-            suite_tasks(ctx.cfg.eval.suite)
+            tasks = suite_tasks(ctx.cfg.eval.suite)
         except VerituneError as e:
             raise InputError(str(e), field="eval.suite") from None
+        check_judge_model(ctx.cfg.for_evaluation().judge, tasks, "eval.suite")
 
     def key(self, ctx: Context) -> tuple:
         cfg = ctx.cfg

@@ -9,7 +9,9 @@ A task is a :class:`Task` object registered by name (``veritune.registry``): ``n
 ``headline`` (the metric key the summary table shows), ``default_limit`` (items scored when the
 user gives no ``--limit``; keeps the default suite within 30 minutes on 2 CPU cores),
 ``relative`` (a metric measured against another model, left out of ``Avg.`` as the paper leaves
-out AlpacaEval), ``judged`` (how it uses the run's judge: ``always``, ``if_model``, ``never``;
+out AlpacaEval; its ``evaluate`` also takes ``reference``, the first model's examples),
+``judged`` (how it uses the run's judge: ``always``, ``if_model``, ``model`` (only a judge
+model can score it), ``never``;
 ``veritune.judge.factory``), ``version`` and ``prompt`` (a change re-scores cached results),
 and three functions:
 
@@ -39,7 +41,7 @@ SUITES = {
     "default": ["precise_qa", "truthfulqa_mc", "truthfulqa_gen", "halueval_qa", "halluqa",
                 "mmlu", "cmmlu", "nq_open"],
 }
-JUDGED = ("always", "if_model", "never")
+JUDGED = ("always", "if_model", "model", "never")
 
 
 @dataclass(frozen=True)
@@ -87,20 +89,24 @@ def seeded_subset(items: list, limit: int | None, seed: int) -> list:
 # "correct"); a metric not listed is its own field (truthfulqa_mc's mc1, mc2, ...).
 ITEM_FIELDS = {"accuracy": ("correct", "label"), "forced_accuracy": ("forced_correct",),
                "paired_accuracy": ("paired_correct",),
-               "truthful_rate": ("truthful",)}
+               "truthful_rate": ("truthful",), "win_rate": ("score",)}
 
 
 def item_scores(examples: Sequence[dict], metric: str) -> list[tuple[str, float]] | None:
     """(item key, score) per example for a metric that is the mean of per-item scores, so two
     models' results can be compared item by item; None when the examples do not hold it.
 
-    The key is the example's ``id`` or ``line``, else its question (numbered when a question
+    An example whose field is present but None was not scored and is left out. The key is
+    the example's ``id`` or ``line``, else its question (numbered when a question
     repeats); models scored on the same items in the same order get the same keys.
     """
     out, seen = [], {}
     for ex in examples:
         value = None
-        for name in ITEM_FIELDS.get(metric, (metric,)):
+        fields = ITEM_FIELDS.get(metric, (metric,))
+        if any(name in ex and ex[name] is None for name in fields):
+            continue  # an item the task could not score (an unrated MT-Bench question)
+        for name in fields:
             v = ex.get(name)
             if name == "label" and isinstance(v, str):
                 value = float(v == "correct")
@@ -120,14 +126,18 @@ def item_scores(examples: Sequence[dict], metric: str) -> list[tuple[str, float]
 
 
 def run_task(name: str, engine, out_dir: str | Path, data: str | Path | None = None,
-             limit: int | None = -1, seed: int = 0, batch_size: int = 16, judge=None) -> dict:
-    """Load, evaluate and write one task; ``limit=-1`` means the task's default limit."""
+             limit: int | None = -1, seed: int = 0, batch_size: int = 16, judge=None,
+             reference: Sequence[dict] | None = None) -> dict:
+    """Load, evaluate and write one task; ``limit=-1`` means the task's default limit. A
+    ``relative`` task gets ``reference``: the reference model's examples of it (None: this
+    model is the reference)."""
     task = get_task(name)
     path = Path(data) if data else task.default_data()
     items = task.load(path, limit=task.default_limit if limit == -1 else limit, seed=seed)
     start = time.perf_counter()
+    extra = {"reference": reference} if task.relative else {}
     metrics, examples = task.evaluate(engine, items, seed=seed, batch_size=batch_size,
-                                      judge=judge)
+                                      judge=judge, **extra)
     metrics = {"task": name, "headline": task.headline, **metrics, "data": str(path),
                "seed": seed, "model": getattr(engine, "model_name", ""),
                "seconds": round(time.perf_counter() - start, 1)}
