@@ -176,3 +176,29 @@ def test_the_suite_gives_the_relative_task_the_base_answers(tmp_path):
     assert tuned["win_rate"] == 1.0 and tuned["suite_key"]["reference"] == "base"
     assert summary["relative_excluded"] == ["winrate"]
     assert registry.get("task", "winrate").relative and registry.get("task", "mtbench")
+
+
+def test_a_config_without_a_judge_model_is_refused_before_models_load():
+    from veritune.config import load_config
+    from veritune.judge import check_judge_model
+
+    with pytest.raises(InputError, match="eval.suite.*mtbench, winrate need a judge model"):
+        check_judge_model(load_config().judge, ["nq_open", "mtbench", "winrate"], "eval.suite")
+    check_judge_model(load_config().judge, ["nq_open"], "eval.suite")
+    check_judge_model(load_config(overrides=["judge.name=llm"]).judge, ["winrate"], "eval.suite")
+
+
+def test_both_tasks_on_a_real_engine(tiny_model_dir, tmp_path):
+    from veritune.engines.hf import HFEngine
+    from veritune.tasks import run_task
+
+    engine = HFEngine(tiny_model_dir)
+    judge = LLMJudge(engine, mode="score")
+    m = run_task("mtbench", engine, tmp_path / "mt", limit=1, judge=LLMJudge(engine))
+    assert m["n"] == 1 and m["judge_calls"] == 2 and m["n_rated"] + m["n_unrated"] == 2
+    base = run_task("winrate", engine, tmp_path / "base", limit=2, judge=judge)
+    ref = [json.loads(x) for x in (tmp_path / "base" / "examples.jsonl").read_text().splitlines()]
+    m = run_task("winrate", engine, tmp_path / "tuned", limit=2, judge=judge, reference=ref)
+    assert base["win_rate"] == 0.5 and m["judge_calls"] == 4 and 0 <= m["win_rate"] <= 1
+    # the same greedy answers on both sides: every verdict is a tie or a split
+    assert m["win_rate"] == 0.5
