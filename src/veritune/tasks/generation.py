@@ -1,11 +1,16 @@
-"""Greedy generation for the generation tasks: batches, a progress bar, one answer a prompt."""
+"""Greedy generation for the generation tasks: batches, a progress bar, one answer a prompt;
+and the judged short-answer evaluation NQ-open and SimpleQA share."""
 
 from __future__ import annotations
 
 from typing import Iterable, Sequence
 
 from veritune.engines import Engine, Generation, Messages, SamplingParams
+from veritune.judge import LexicalJudge
+from veritune.judge.base import grades
 from veritune.progress import progress
+from veritune.prompts import question_messages
+from veritune.records import LABELS
 
 
 def generate_greedy(engine: Engine, prompts: Sequence[Messages], max_new_tokens: int,
@@ -47,3 +52,26 @@ def rate(flags: Iterable) -> float:
 def mean(values: Iterable[float], places: int = 4) -> float:
     values = list(values)
     return round(sum(values) / len(values), places) if values else 0.0
+
+
+def judged_short_answers(engine: Engine, items: Sequence, max_new_tokens: int, batch_size: int,
+                         seed: int, judge, desc: str) -> tuple[dict, list[dict], list]:
+    """Each question answered greedily to the pipeline's prompt and judged (the lexical judge
+    when ``judge`` is None): the metrics every judged short-answer task reports (accuracy,
+    label counts, SimpleQA's grades, length, truncation, the judge's name), one example a
+    question, and the verdicts."""
+    judge = judge if judge is not None else LexicalJudge()
+    gens = generate_greedy(engine, [question_messages(q) for q in items], max_new_tokens,
+                           batch_size, seed, desc=desc)
+    verdicts = judge.judge_many([(q, g.text) for q, g in zip(items, gens)])
+    examples = [{"id": q.id, "question": q.question, "answers": q.answers, "response": g.text,
+                 "label": v.label, "rationale": v.rationale, "n_tokens": g.n_tokens,
+                 "truncated": g.truncated} for q, g, v in zip(items, gens, verdicts)]
+    metrics = {"accuracy": rate(v.label == "correct" for v in verdicts), "n": len(items),
+               **{f"n_{lab}": sum(v.label == lab for v in verdicts) for lab in LABELS},
+               "uncertain_rate": rate(v.label == "uncertain" for v in verdicts),
+               **{k: v for k, v in grades(v.label for v in verdicts).items() if k != "correct"},
+               "mean_response_tokens": mean((g.n_tokens for g in gens), 2),
+               "truncated_rate": rate(g.truncated for g in gens),
+               "judge": getattr(judge, "name", type(judge).__name__)}
+    return metrics, examples, verdicts

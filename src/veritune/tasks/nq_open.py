@@ -18,12 +18,9 @@ from veritune.data.files import find_data
 from veritune.engines import Engine
 from veritune.errors import InputError
 from veritune.jsonl import iter_json_lines
-from veritune.judge import LexicalJudge
-from veritune.judge.base import grades
-from veritune.prompts import question_messages
-from veritune.records import LABELS, Question
+from veritune.records import Question
 from veritune.tasks.base import Task, seeded_subset
-from veritune.tasks.generation import generate_greedy, mean, rate
+from veritune.tasks.generation import judged_short_answers
 
 NAME = "nq_open"
 HEADLINE = "accuracy"
@@ -57,20 +54,8 @@ def load(path: str | Path, limit: int | None = None, seed: int = 0) -> list[Ques
 
 def evaluate(engine: Engine, items: Sequence[Question], *, seed: int = 0, batch_size: int = 16,
              judge=None) -> tuple[dict, list[dict]]:
-    judge = judge if judge is not None else LexicalJudge()
-    gens = generate_greedy(engine, [question_messages(q) for q in items], MAX_NEW_TOKENS,
-                           batch_size, seed, desc=NAME)
-    verdicts = judge.judge_many([(q, g.text) for q, g in zip(items, gens)])
-    examples = [{"id": q.id, "question": q.question, "answers": q.answers, "response": g.text,
-                 "label": v.label, "rationale": v.rationale, "n_tokens": g.n_tokens,
-                 "truncated": g.truncated} for q, g, v in zip(items, gens, verdicts)]
-    metrics = {"accuracy": rate(v.label == "correct" for v in verdicts), "n": len(items),
-               **{f"n_{lab}": sum(v.label == lab for v in verdicts) for lab in LABELS},
-               "uncertain_rate": rate(v.label == "uncertain" for v in verdicts),
-               **{k: v for k, v in grades(v.label for v in verdicts).items() if k != "correct"},
-               "mean_response_tokens": mean((g.n_tokens for g in gens), 2),
-               "truncated_rate": rate(g.truncated for g in gens),
-               "judge": getattr(judge, "name", type(judge).__name__)}
+    metrics, examples, _ = judged_short_answers(engine, items, MAX_NEW_TOKENS, batch_size, seed,
+                                                judge, NAME)
     return metrics, examples
 
 

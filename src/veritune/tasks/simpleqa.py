@@ -25,12 +25,9 @@ from veritune.data.files import find_data
 from veritune.data.loaders import HF_PREFIX, csv_rows, hf_rows
 from veritune.engines import Engine
 from veritune.errors import InputError
-from veritune.judge import LexicalJudge
-from veritune.judge.base import grades
-from veritune.prompts import question_messages
-from veritune.records import LABELS, Question
+from veritune.records import Question
 from veritune.tasks.base import Task, seeded_subset
-from veritune.tasks.generation import generate_greedy, mean, rate
+from veritune.tasks.generation import judged_short_answers
 
 NAME = "simpleqa"
 FILENAME = "simple_qa_test_set.csv"
@@ -86,26 +83,16 @@ def load(path: str | Path, limit: int | None = None, seed: int = 0) -> list[Ques
 
 def evaluate(engine: Engine, items: Sequence[Question], *, seed: int = 0, batch_size: int = 16,
              judge=None) -> tuple[dict, list[dict]]:
-    judge = judge if judge is not None else LexicalJudge()
-    gens = generate_greedy(engine, [question_messages(q) for q in items], MAX_NEW_TOKENS,
-                           batch_size, seed, desc=NAME)
-    verdicts = judge.judge_many([(q, g.text) for q, g in zip(items, gens)])
-    examples = [{"id": q.id, "question": q.question, "answers": q.answers, "topic": q.domain,
-                 "response": g.text,
-                 "label": v.label, "rationale": v.rationale, "n_tokens": g.n_tokens,
-                 "truncated": g.truncated} for q, g, v in zip(items, gens, verdicts)]
+    metrics, examples, verdicts = judged_short_answers(engine, items, MAX_NEW_TOKENS, batch_size,
+                                                       seed, judge, NAME)
     by_topic: dict[str, Counter] = {}
-    for q, v in zip(items, verdicts):
+    for q, v, ex in zip(items, verdicts, examples):
         by_topic.setdefault(q.domain, Counter())[v.label] += 1
-    metrics = {"accuracy": rate(v.label == "correct" for v in verdicts), "n": len(items),
-               **{f"n_{lab}": sum(v.label == lab for v in verdicts) for lab in LABELS},
-               **{k: v for k, v in grades(v.label for v in verdicts).items() if k != "correct"},
-               "accuracy_by_topic": {t: round(c["correct"] / sum(c.values()), 4)
-                                     for t, c in sorted(by_topic.items())},
-               "mean_response_tokens": mean((g.n_tokens for g in gens), 2),
-               "truncated_rate": rate(g.truncated for g in gens),
-               "judge": getattr(judge, "name", type(judge).__name__)}
-    return metrics, examples
+        ex["topic"] = q.domain
+    judge_name = metrics.pop("judge")
+    metrics["accuracy_by_topic"] = {t: round(c["correct"] / sum(c.values()), 4)
+                                    for t, c in sorted(by_topic.items())}
+    return {**metrics, "judge": judge_name}, examples
 
 
 TASK = Task(name=NAME, headline="accuracy", default_limit=300, default_data=default_data,
