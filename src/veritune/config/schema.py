@@ -83,6 +83,15 @@ class ModelConfig:
                       "OpenAI's API does not)")
     vllm: dict[str, Any] | None = opt(None, "engine vllm: arguments for vllm.LLM, e.g. "
                                       "{tensor_parallel_size: 8, gpu_memory_utilization: 0.9}")
+    dola_layers: Literal["off", "low", "high"] = opt(
+        "off", "engine hf: DoLa decoding (Chuang et al. 2024) for greedy answers (evaluation), "
+        "contrasting the final layer with the lower or upper half's most different early "
+        "layer; sampling is unchanged")
+
+    def __post_init__(self):
+        if self.dola_layers != "off" and self.engine != "hf":
+            raise InputError(f"DoLa decoding runs in the hf engine, not {self.engine!r}",
+                             field="model.dola_layers")
 
 
 @section('data')

@@ -14,6 +14,7 @@ import torch
 
 from veritune.dtype import resolve_dtype
 from veritune.engines import Generation, Messages, SamplingParams, batch_seed
+from veritune.engines.dola import dola_logits, layers_for
 from veritune.engines.embedded import EMBEDDED_ID, EMBEDDED_NAME, clear_quantization, resolve_model
 from veritune.engines.kv import cache_arg, cache_of
 from veritune.engines.prefix import PrefixCache
@@ -27,11 +28,11 @@ COMPACT_FRACTION = 0.25  # drop finished rows from the batch once they are this 
 COMPACT_MIN_ROWS = 8  # below this many rows a step costs about the same with fewer
 
 
-def _prefill(model, input_ids, attention, positions):
+def _prefill(model, input_ids, attention, positions, hidden: bool = False):
     """The prompt pass; only the last position's logits (an lm_head over every prompt
     position was a fifth of the prompt pass, for logits nobody reads)."""
     kwargs = dict(input_ids=input_ids, attention_mask=attention, position_ids=positions,
-                  use_cache=True)
+                  use_cache=True, **({"output_hidden_states": True} if hidden else {}))
     if "logits_to_keep" in inspect.signature(model.forward).parameters:
         kwargs["logits_to_keep"] = 1
     return model(**kwargs)
@@ -39,7 +40,7 @@ def _prefill(model, input_ids, attention, positions):
 
 def decode(model, input_ids: torch.Tensor | None, attention: torch.Tensor | None,
            params: SamplingParams, stop_ids: list[int], generator: torch.Generator,
-           prefilled: tuple | None = None) -> list[list[int]]:
+           prefilled: tuple | None = None, dola: list[int] | None = None) -> list[list[int]]:
     """Left-padded prompts -> ``params.n`` token rows each (stop token excluded).
 
     The prompt is run once; its KV cache is repeated for the n samples. Decoding stops when
@@ -48,13 +49,14 @@ def decode(model, input_ids: torch.Tensor | None, attention: torch.Tensor | None
     not keep the short ones' rows computing; a row's tokens do not depend on when that
     happens, except through the random draws that the remaining rows consume. ``prefilled``:
     the prompts already run, as (cache, last logits, attention, positions) from
-    :meth:`veritune.engines.prefix.PrefixCache.prefill`.
+    :meth:`veritune.engines.prefix.PrefixCache.prefill`. ``dola``: the candidate premature
+    layers of DoLa decoding (:mod:`veritune.engines.dola`), which then scores every step.
     """
     n = params.n
     if prefilled is None:
         positions = (attention.cumsum(-1) - 1).clamp(min=0)
-        out = _prefill(model, input_ids, attention, positions)
-        cache, logits = cache_of(out), out.logits[:, -1].float()
+        out = _prefill(model, input_ids, attention, positions, hidden=bool(dola))
+        cache, logits = cache_of(out), _logits(model, out, dola)
     else:
         cache, logits, attention, positions = prefilled
     device = attention.device
@@ -85,11 +87,17 @@ def decode(model, input_ids: torch.Tensor | None, attention: torch.Tensor | None
             finished = finished[keep]
         attention = torch.cat([attention, torch.ones_like(attention[:, :1])], dim=-1)
         out = model(input_ids=token[:, None], attention_mask=attention, position_ids=next_pos,
-                    use_cache=True, **cache_arg(cache))
-        cache, logits, next_pos = cache_of(out), out.logits[:, -1].float(), next_pos + 1
+                    use_cache=True, **cache_arg(cache),
+                    **({"output_hidden_states": True} if dola else {}))
+        cache, logits, next_pos = cache_of(out), _logits(model, out, dola), next_pos + 1
     stops = set(stop_ids)
     return [row[:next((i for i, t in enumerate(row) if t in stops), len(row)) + 1]
             for row in table.tolist()]
+
+
+def _logits(model, out, dola: list[int] | None) -> torch.Tensor:
+    last = out.logits[:, -1].float()
+    return dola_logits(model, out.hidden_states, last, dola) if dola else last
 
 
 class HFEngine:
@@ -100,7 +108,7 @@ class HFEngine:
 
     def __init__(self, model: str | object, tokenizer=None, device: str | None = None,
                  dtype: str = "float32", trust_remote_code: bool = False,
-                 threads: int | None = None):
+                 threads: int | None = None, dola_layers: str = "off"):
         from transformers import (  # deferred: transformers is slow to import
             AutoModelForCausalLM,
             AutoTokenizer,
@@ -129,6 +137,7 @@ class HFEngine:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.stop_ids = self._stop_ids()
         self.share_prefix = False
+        self.dola = layers_for(self.model, dola_layers) if dola_layers != "off" else None
 
     @property
     def share_prefix(self) -> bool:
@@ -144,7 +153,7 @@ class HFEngine:
     def from_config(cls, cfg, model: str) -> "HFEngine":
         """The engine a ``ModelConfig`` describes, on ``model``."""
         return cls(model, dtype=resolve_dtype(cfg.dtype, cfg.device), device=cfg.device,
-                   trust_remote_code=cfg.trust_remote_code)
+                   trust_remote_code=cfg.trust_remote_code, dola_layers=cfg.dola_layers)
 
     def _stop_ids(self) -> list[int]:
         ids = set()
@@ -180,10 +189,11 @@ class HFEngine:
             return []
         generator = torch.Generator(device=self.device)
         generator.manual_seed(batch_seed(params.seed, batch_index))
-        prefilled = self._prefilled(prompts)
+        dola = self.dola if params.greedy else None  # DoLa picks greedy answers only
+        prefilled = None if dola else self._prefilled(prompts)
         input_ids, attention = (None, None) if prefilled else self.encode(prompts)
         rows = decode(self.model, input_ids, attention, params, self.stop_ids, generator,
-                      prefilled=prefilled)
+                      prefilled=prefilled, dola=dola)
         gens = [self._to_generation(row, params.max_new_tokens) for row in rows]
         n = params.n
         return [gens[i * n:(i + 1) * n] for i in range(len(prompts))]

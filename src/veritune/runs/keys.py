@@ -27,7 +27,7 @@ from veritune.dtype import hash_dtype
 
 # section class -> keys left out while they hold their default (added after runs existed)
 ADDED_LATER: dict[str, frozenset[str]] = {
-    "ModelConfig": frozenset({"vllm"}),
+    "ModelConfig": frozenset({"vllm", "dola_layers"}),
     "DataConfig": frozenset({"seed", "test_source", "test_format", "max_test"}),
     "JudgeConfig": frozenset({"mode", "prompt", "threshold", "threshold_partial",
                              "batch_size"}),
