@@ -33,6 +33,7 @@ _ENTRIES: dict[str, dict[str, Any]] = {
         "lexical": "veritune.judge.lexical:LexicalJudge",
         "llm": "veritune.judge.llm:LLMJudge",
         "ensemble": "veritune.judge.ensemble:EnsembleJudge",
+        "self_eval": "veritune.judge.self_eval:SelfEvalJudge",
     },
     "engine": {
         "hf": "veritune.engines.hf:HFEngine",

@@ -157,7 +157,8 @@ class SampleConfig:
 @section('judge')
 class JudgeConfig:
     name: str = opt("lexical", "lexical | llm | ensemble (lexical decides clear cases, the "
-                    "LLM the rest)", registry="judge")
+                    "LLM the rest) | self_eval (the model's P(True) of its answer, no "
+                    "reference: Self-Eval-SKT)", registry="judge")
     model: ModelConfig = opt(help="the judge model (llm, ensemble); name: policy judges with "
                              "the run's own base model (self-verification)",
                              factory=ModelConfig)
