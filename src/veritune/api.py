@@ -102,12 +102,13 @@ def run(config: RunConfig | PathLike, stages: str | Sequence[str] | None = None,
     """Run the pipeline (or ``stages`` of it) into ``runs/<name>/``, as ``veritune run`` does:
     finished stages with the same config and inputs are skipped, an interrupted one resumes.
     ``limit``: at most N questions per split (a quick look)."""
-    from veritune.pipeline import run_pipeline, stage_names  # deferred: loads torch
+    from veritune.pipeline import stage_names  # deferred: loads torch
+    from veritune.pipeline.rounds import run_rounds
 
     cfg = _config(config)
     if limit is not None:
         cfg = dataclasses.replace(cfg, limit=limit)
-    run_pipeline(cfg, stage_names(stages), log=log)
+    run_rounds(cfg, stage_names(stages), log=log)
     return read_run(cfg.run_dir)
 
 

@@ -58,13 +58,14 @@ def run(config: Path = typer.Argument(..., help="YAML config, e.g. configs/quick
                        "runs/<name>/seed<s>/ on the same split, then seeds_summary.json.")):
     """Run every stage in order into runs/<name>/ (finished stages are skipped)."""
     cfg = make_config(config, set_, limit)  # a bad config fails before torch loads
-    from veritune.pipeline import run_pipeline, stage_names  # deferred: loads torch
+    from veritune.pipeline import stage_names  # deferred: loads torch
+    from veritune.pipeline.rounds import run_rounds
     from veritune.pipeline.seeds import parse_seeds, run_seeds
 
     if seeds is not None:
         run_seeds(cfg, parse_seeds(seeds), stage_names(stages))
     else:
-        run_pipeline(cfg, stage_names(stages))
+        run_rounds(cfg, stage_names(stages))
 
 
 @app.command()

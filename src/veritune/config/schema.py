@@ -268,6 +268,9 @@ class TrainConfig:
                          check=lambda v: None if v in DPO_LOSS_TYPES else
                          f"must be one of {', '.join(DPO_LOSS_TYPES)}, got {v!r}")
     epochs: float = opt(1.0, "passes over the pairs", check=above(0))
+    rounds: int = opt(1, "iterative DPO: round r samples, judges, pairs and trains again from "
+                      "round r-1's model (runs/<name>/round<r>/); the best round on "
+                      "validation is chosen (rounds.json)", check=positive)
     batch_size: int = opt(8, "pairs a micro-batch", check=positive)
     gradient_accumulation_steps: int = opt(1, "micro-batches a step", check=positive)
     max_length: int = opt(96, "tokens of prompt + answer (answers are cut to fit)",
@@ -440,6 +443,13 @@ class RunConfig:
         for judge in (self.judge, self.eval.judge):  # self-verification: the policy judges
             if judge is not None and judge.model.name == POLICY:
                 judge.model = dataclasses.replace(self.model)
+        if self.train.rounds > 1 and "validation" not in self.eval.splits:
+            raise InputError("rounds are chosen on validation accuracy: add validation to "
+                             "eval.splits", field="train.rounds")
+        if self.train.rounds > 1 and self.train.lora.enabled and \
+                self.train.lora.save == "adapter":
+            raise InputError("the next round trains from this round's whole model: set "
+                             "train.lora.save: merged", field="train.rounds")
 
     @property
     def eval_judge(self) -> JudgeConfig:

@@ -26,7 +26,7 @@ from typing import Callable, Sequence
 from veritune.config import RunConfig
 from veritune.errors import InputError
 from veritune.jsonl import atomic_write_json, iter_json_lines, read_json
-from veritune.pipeline.loop import run_pipeline
+from veritune.pipeline.rounds import run_rounds
 from veritune.report.markdown import write_report
 from veritune.stages.guard import DEFAULT_GUARD
 from veritune.stats import mcnemar_p, pair_items, paired_bootstrap, verdict
@@ -90,7 +90,7 @@ def run_seeds(cfg: RunConfig, seeds: Sequence[int], stages: Sequence[str] | None
         log(f"== seed {seed} (data seed {c.data.seed}) -> {c.run_dir}")
         if first is not None:
             share_base(first, c.run_dir)
-        run_pipeline(c, stages, log=log)
+        run_rounds(c, stages, log=log)
         first = first or c.run_dir
     return write_run_summary(cfg, seeds, log)
 

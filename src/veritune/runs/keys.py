@@ -7,8 +7,8 @@ hashes any such value; ``file_hash`` hashes a file or a folder.
 
 A key added to the schema after runs were made would change every hash that includes its
 section, and finished stages would run again for nothing. So keys added later are left out of
-the hash while they hold their default (``ADDED_LATER``), and two keys never count at all
-(``NEVER``: how often to checkpoint, where to report). ``dtype: auto`` hashes as the dtype it
+the hash while they hold their default (``ADDED_LATER``), and three keys never count at all
+(``NEVER``: how often to checkpoint, where to report, how many rounds follow this one). ``dtype: auto`` hashes as the dtype it
 resolves to (float32 runs made before ``auto`` keep their hashes), and a value's alias as the
 name runs were made with (``ALIASES``).
 """
@@ -40,7 +40,8 @@ ADDED_LATER: dict[str, frozenset[str]] = {
     "ApeftConfig": frozenset({"decomposer"}),
 }
 # section class -> keys that never change what a stage computes
-NEVER: dict[str, frozenset[str]] = {"TrainConfig": frozenset({"save_steps", "report_to"})}
+NEVER: dict[str, frozenset[str]] = {"TrainConfig": frozenset({"save_steps", "report_to",
+                                                              "rounds"})}
 # (section class, key) -> {value: the name its runs were hashed with}
 ALIASES: dict[tuple[str, str], dict[Any, Any]] = {
     ("TrainConfig", "backend"): {"prompt_sharing": "shared"},

@@ -1,0 +1,64 @@
+"""train.rounds: iterative DPO. Round 2 samples from round 1's model into runs/<name>/round2/,
+each round resumable; rounds.json chooses on validation; bad combinations refused at load."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from veritune.config import load_config
+from veritune.errors import InputError
+from veritune.pipeline.rounds import round_config, run_rounds
+from veritune.runs.keys import StageKey
+
+from helpers import pipeline_config, write_yaml
+
+
+def test_refused_at_load_without_validation_or_with_an_adapter(tmp_path):
+    with pytest.raises(InputError, match="train.rounds.*validation"):
+        load_config(overrides=["train.rounds=2", "eval.splits=[test]"])
+    with pytest.raises(InputError, match="train.rounds.*merged"):
+        load_config(overrides=["train.rounds=2", "train.lora.enabled=true",
+                               "train.lora.save=adapter", "eval.splits=[validation]"])
+
+
+def test_the_rounds_count_leaves_round_one_keys_alone():
+    one = load_config(overrides=["eval.splits=[validation]"])
+    two = load_config(overrides=["eval.splits=[validation]", "train.rounds=3"])
+    assert StageKey.of(one.train).hash == StageKey.of(two.train).hash
+    nxt = round_config(two, 2, two.run_dir / "model")
+    assert nxt.run_dir == two.run_dir / "round2" and nxt.model.name == str(two.run_dir / "model")
+    assert nxt.train.rounds == 1 and two.train.rounds == 3  # the run's own config untouched
+
+
+@pytest.mark.slow
+def test_two_rounds_on_the_tiny_model(tmp_path, answer_model_dir):
+    tree = pipeline_config(answer_model_dir, tmp_path / "runs")
+    tree["data"]["validation_fraction"] = 0.2
+    tree["eval"] = {**tree["eval"], "splits": ["validation"], "best_of_n": 0}
+    tree["train"]["rounds"] = 2
+    cfg = load_config(write_yaml(tmp_path / "tiny.yaml", tree))
+    logs: list[str] = []
+    summary = run_rounds(cfg, log=logs.append)
+    round2 = cfg.run_dir / "round2"
+    saved = json.loads((cfg.run_dir / "rounds.json").read_text())
+    assert saved == summary and [r["round"] for r in saved["rounds"]] == [0, 1, 2]
+    assert (round2 / "model").exists() and (round2 / "samples.jsonl").exists()
+    # round 2 started from round 1's model, and its base evaluation is round 1's tuned model
+    manifest = json.loads((round2 / "manifest.json").read_text())
+    assert manifest["stages"]["sample"]["status"] == "done"
+    base2 = json.loads((round2 / "eval" / "base" / "validation" / "metrics.json").read_text())
+    tuned1 = json.loads((cfg.run_dir / "eval" / "tuned" / "validation" / "metrics.json")
+                        .read_text())
+    assert base2["accuracy"] == tuned1["accuracy"] == saved["rounds"][1]["validation_accuracy"]
+    accs = [r["validation_accuracy"] for r in saved["rounds"]]
+    best = max(range(3), key=lambda r: (accs[r], -r))
+    assert saved["chosen"] == best and saved["chosen_model"] == saved["rounds"][best]["model"]
+    assert any(line.startswith("== round 2 of 2") for line in logs)
+    # a second command finds every stage of both rounds done
+    logs.clear()
+    run_rounds(cfg, log=logs.append)
+    for stage in ("sample", "judge", "pairs", "train"):
+        assert [line for line in logs if line == f"{stage}: up to date"] == \
+            [f"{stage}: up to date"] * 2, (stage, logs)
