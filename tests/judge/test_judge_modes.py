@@ -136,7 +136,7 @@ def test_judge_config_is_validated_at_load_time(override, key):
 
 
 def test_one_registry_and_build_judge_reads_mode_and_threshold(tmp_path, tiny_model_dir):
-    assert set(registry.names("judge")) == {"lexical", "llm", "ensemble"}
+    assert set(registry.names("judge")) == {"lexical", "llm", "ensemble", "self_eval"}
     cfg = load_config(None, ["judge.name=ensemble", "judge.mode=score", "judge.threshold=0.7",
                              f"judge.model.name={tiny_model_dir}", f"runs_dir={tmp_path}"])
     judge = build_judge(cfg, [Q])

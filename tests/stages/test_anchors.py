@@ -86,7 +86,7 @@ def test_config_checks_and_hashes(tmp_path):
     assert config_hash(base) == config_hash(TrainConfig(backend="shared", anchor=None))
     anchored = TrainConfig(backend="shared", anchor=AnchorConfig(questions="g.jsonl"))
     assert config_hash(anchored) != config_hash(base)
-    for train_cfg, reason in [({"backend": "trl"}, "shared"), ({"method": "sft"}, "sft")]:
+    for train_cfg, reason in [({"method": "sft"}, "sft")]:
         path = tmp_path / "c.yaml"
         path.write_text(yaml.safe_dump({"train": {"backend": "shared", **train_cfg,
                                                   "anchor": {"questions": "g.jsonl"}}}))
@@ -103,6 +103,13 @@ def test_config_checks_and_hashes(tmp_path):
     with pytest.raises(InputError, match="joint") as e:
         load_config(path)
     assert e.value.field == "train.anchor.backward"
+    path.write_text(yaml.safe_dump({"train": {"backend": "trl", "anchor": {
+        "questions": "g.jsonl", "backward": "separate"}}}))
+    with pytest.raises(InputError, match="joint") as e:
+        load_config(path)
+    assert e.value.field == "train.anchor.backward"
+    assert load_config(overrides=["train.backend=trl", "train.anchor.questions=g.jsonl"]) \
+        .train.anchor.weight == 1.0  # the anchor on TRL's trainer
     # the default keeps the hashes of runs made before the option existed
     joint = TrainConfig(backend="shared", anchor=AnchorConfig(questions="g.jsonl",
                                                               backward="joint"))
@@ -177,6 +184,30 @@ def test_training_with_anchors_adds_their_term_and_holds_them(tmp_path, tiny_mod
     assert "anchor/nll" not in next(r for r in free["history"] if "loss" in r)
     # the anchored model keeps the anchors likelier than the one trained without them
     assert _anchor_nll(held["model"], tok) < _anchor_nll(free["model"], tok)
+
+
+def test_the_anchor_on_trls_trainer_matches_the_prompt_sharing_loop(tmp_path, tiny_model_dir):
+    """train.backend: trl with the anchor: the same term on TRL's DPO loss (step 0: ln 2 +
+    weight x the anchors' NLL, as in the prompt-sharing loop), and it holds the anchors."""
+    model, tok = load_policy(str(tiny_model_dir))
+    start = _anchor_nll(model, tok)
+    weight = 2.0
+    common = dict(learning_rate=3e-4, epochs=3.0, bf16=False, save_steps=0)
+    anchor = AnchorConfig(questions="unused-here", weight=weight, batch_size=3)
+    trl_held = train(str(tiny_model_dir), k_pairs(), [], config(
+        "dpo", backend="trl", anchor=anchor, **common), tmp_path / "trl", seed=0,
+        anchors=_anchors())
+    shared = train(str(tiny_model_dir), k_pairs(), [], config(
+        "dpo", backend="shared", anchor=anchor, **common), tmp_path / "shared", seed=0,
+        anchors=_anchors())
+    rows = [r for r in trl_held["history"] if "loss" in r and "anchor/nll" in r]
+    assert rows and rows[0]["anchor/nll"] == pytest.approx(start, rel=1e-3)
+    first_trl = losses(trl_held["history"], "dpo")[0]
+    assert first_trl == pytest.approx(math.log(2) + weight * start, rel=1e-3)
+    assert first_trl == pytest.approx(losses(shared["history"], "dpo")[0], rel=1e-3)
+    free = train(str(tiny_model_dir), k_pairs(), [], config("dpo", backend="trl", **common),
+                 tmp_path / "free", seed=0)
+    assert _anchor_nll(trl_held["model"], tok) < _anchor_nll(free["model"], tok)
 
 
 @pytest.mark.slow

@@ -236,7 +236,7 @@ class LoraConfig:
 @section('train.anchor')
 class AnchorConfig:
     """``train.anchor``: the base model's own answers to general prompts, held while training
-    (``stages/anchors.py``); the prompt-sharing backend only."""
+    (``stages/anchors.py``); either backend."""
     questions: str = opt("", "the prompts: JSONL ({question} or {prompt}) or text, one a line",
                          check=nonempty)
     limit: int | None = opt(512, "prompts used, a seeded subset (unset: all)", check=positive)
@@ -309,10 +309,11 @@ class TrainConfig:
             raise InputError(f"train.backend: {self.backend} implements sigmoid and ipo, got "
                              f"{self.loss_type!r}; use train.backend: trl",
                              field="train.loss_type")
-        if self.anchor is not None and self.backend == "trl":
-            raise InputError("the anchor term is computed by train.backend: prompt_sharing "
-                             "(alias shared) only; set it, or leave train.anchor out",
-                             field="train.anchor")
+        if self.anchor is not None and self.backend == "trl" and \
+                self.anchor.backward == "separate":
+            raise InputError("a separate backward for the anchor term is the prompt-sharing "
+                             "loop's; with train.backend: trl it joins the DPO loss's (joint)",
+                             field="train.anchor.backward")
         if self.lora.save == "adapter" and self.method == "sft-then-dpo":
             raise InputError("an adapter saved apart is one phase's: use method dpo, sft or "
                              "sft+dpo, or train.lora.save: merged", field="train.lora.save")
