@@ -56,6 +56,12 @@ def test_two_rounds_on_the_tiny_model(tmp_path, answer_model_dir):
     best = max(range(3), key=lambda r: (accs[r], -r))
     assert saved["chosen"] == best and saved["chosen_model"] == saved["rounds"][best]["model"]
     assert any(line.startswith("== round 2 of 2") for line in logs)
+    # one round is the run alone: no rounds.json
+    single = load_config(write_yaml(tmp_path / "one.yaml", {**tree, "name": "one",
+                                                            "train": {**tree["train"],
+                                                                      "rounds": 1}}))
+    assert run_rounds(single, stages=["data"], log=lambda s: None) == {}
+    assert not (single.run_dir / "rounds.json").exists()
     # a second command finds every stage of both rounds done
     logs.clear()
     run_rounds(cfg, log=logs.append)

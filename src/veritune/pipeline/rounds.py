@@ -43,8 +43,11 @@ def validation_accuracy(run_dir: Path, model: str = "tuned") -> float | None:
 
 def run_rounds(cfg: RunConfig, stages: Sequence[str] | None = None,
                log: Callable[[str], None] = print) -> dict:
-    """Round 1 (the run), then rounds 2..N; writes and returns ``rounds.json``."""
+    """Round 1 (the run), then rounds 2..N; writes and returns ``rounds.json`` (with one
+    round, the run alone: no file, an empty dict)."""
     run_pipeline(cfg, stages, log=log)
+    if cfg.train.rounds <= 1:
+        return {}
     dirs = [cfg.run_dir]
     for r in range(2, cfg.train.rounds + 1):
         c = round_config(cfg, r, dirs[-1] / "model")
