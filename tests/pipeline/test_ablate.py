@@ -102,6 +102,7 @@ def test_shipped_ablations_load_and_differ_only_in_pairs_or_train():
         variant_files(REPO / "configs/ablations", only=["nope"])
 
 
+@pytest.mark.slow
 def test_ablate_end_to_end(tmp_path, answer_model_dir):
     base = pipeline_config(answer_model_dir, tmp_path / "runs")
     base.update(name="abl", description="shared")

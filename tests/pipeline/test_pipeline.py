@@ -244,6 +244,7 @@ def test_bad_question_file_is_one_clear_error(tmp_path, case, command):
     assert sorted(p.name for p in out.iterdir()) == [existing.name]
 
 
+@pytest.mark.slow
 def test_bad_question_file_as_pipeline_source(tmp_path):
     bad = tmp_path / "mine.jsonl"
     rows = BAD_QUESTION_FILES["duplicate_id"][0]

@@ -121,6 +121,7 @@ def seeds_run(tmp_path_factory, answer_model_dir):
     return root / "runs" / "tiny", out
 
 
+@pytest.mark.slow
 def test_seeds_share_the_split_and_the_base_evaluation(seeds_run):
     run_dir, out = seeds_run
     s0, s1 = run_dir / "seed0", run_dir / "seed1"

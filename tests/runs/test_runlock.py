@@ -38,6 +38,7 @@ def holder(tmp_path):
     proc.wait(timeout=30)
 
 
+@pytest.mark.slow
 def test_a_second_process_is_refused_with_the_holders_pid(tmp_path, holder):
     proc, run = holder
     cfg = tmp_path / "c.yaml"

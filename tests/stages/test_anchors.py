@@ -186,6 +186,7 @@ def test_training_with_anchors_adds_their_term_and_holds_them(tmp_path, tiny_mod
     assert _anchor_nll(held["model"], tok) < _anchor_nll(free["model"], tok)
 
 
+@pytest.mark.slow
 def test_the_anchor_on_trls_trainer_matches_the_prompt_sharing_loop(tmp_path, tiny_model_dir):
     """train.backend: trl with the anchor: the same term on TRL's DPO loss (step 0: ln 2 +
     weight x the anchors' NLL, as in the prompt-sharing loop), and it holds the anchors."""

@@ -96,6 +96,7 @@ def test_killed_sampling_resumes_to_the_same_records(tmp_path, tiny_model_dir):
     assert len({r["text"] for r in clean}) > total // 2
 
 
+@pytest.mark.slow
 def test_finished_sampling_run_again_writes_nothing(tmp_path, tiny_model_dir):
     questions = kb_sample(2)[:6]
     qfile = tmp_path / "questions.jsonl"
@@ -108,6 +109,7 @@ def test_finished_sampling_run_again_writes_nothing(tmp_path, tiny_model_dir):
     assert line_count(tmp_path / "samples.jsonl") == len(questions) * N
 
 
+@pytest.mark.slow
 def test_resume_with_other_settings_does_not_keep_stale_samples(tmp_path, tiny_model_dir):
     questions = kb_sample(2)[:4]
     qfile = tmp_path / "questions.jsonl"

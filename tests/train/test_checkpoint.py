@@ -155,6 +155,7 @@ while True:
 """
 
 
+@pytest.mark.slow
 def test_kill_9_while_saving_leaves_a_whole_model(tmp_path):
     """Saving the embedded model over and over; killed while a new copy is half written
     (its temporary folder exists), the model folder is still the last whole one."""
@@ -179,6 +180,7 @@ def test_kill_9_while_saving_leaves_a_whole_model(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
 
 
+@pytest.mark.slow
 def test_the_eval_stage_refuses_a_half_written_model(tmp_path, tiny_model_dir,
                                                      kb_questions_file):
     """A model folder cut short (written by an older veritune, or copied half) is one clear

@@ -81,6 +81,7 @@ def test_the_anchor_term_on_two_processes(tmp_path, tiny_model_dir):
     assert ranks[0]["anchor_nll"] == pytest.approx(single, rel=0.15)
 
 
+@pytest.mark.slow
 def test_dpo_on_two_processes_stays_in_sync(tmp_path, tiny_model_dir):
     ranks = _launch(tmp_path, tiny_model_dir)
     out = tmp_path / "out"
