@@ -10,7 +10,6 @@ judge model's own reply is parsed.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -142,7 +141,3 @@ class JudgeBill:
 
 def examples_by_id(examples: Sequence[dict]) -> dict[str, dict]:
     return {str(e["id"]): e for e in examples}
-
-
-def dumps(value) -> str:
-    return json.dumps(value, ensure_ascii=False)
