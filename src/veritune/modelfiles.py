@@ -86,6 +86,19 @@ def _safetensors_complete(path: Path) -> str | None:
 ADAPTER_CONFIG = "adapter_config.json"
 
 
+def adapter_base(path: str | Path) -> str | None:
+    """The base model a LoRA adapter folder names (``base_model_name_or_path``), or None when
+    ``path`` is not an adapter folder."""
+    config = Path(path) / ADAPTER_CONFIG
+    if not config.is_file():
+        return None
+    try:
+        base = json.loads(config.read_text(encoding="utf-8"))["base_model_name_or_path"]
+    except (OSError, ValueError, KeyError):
+        raise VerituneError(f"{config}: unreadable, or it names no base_model_name_or_path")
+    return base or None
+
+
 def check_model_dir(path: str | Path) -> None:
     """Raise a clear error unless ``path`` holds a complete safetensors model (or a complete
     LoRA adapter, which loads on the base it names)."""

@@ -20,6 +20,7 @@ from veritune.engines.kv import cache_arg, cache_of
 from veritune.engines.prefix import PrefixCache
 from veritune.engines.prompt_cache import BatchPlan, row_logps
 from veritune.engines.sampling import sample_next
+from veritune.modelfiles import adapter_base
 
 __all__ = ["HFEngine", "decode", "sample_next"]
 
@@ -95,6 +96,30 @@ def decode(model, input_ids: torch.Tensor | None, attention: torch.Tensor | None
             for row in table.tolist()]
 
 
+def contiguous_head(model) -> None:
+    """Hand the output layer a contiguous input. With ``logits_to_keep`` the prompt pass
+    gives it the last position, a strided slice; with frozen bf16 weights (a LoRA base) the
+    CPU's oneDNN matmul fails on that slice (torch 2.13: it asks for 29 GB), falls back to
+    a slow path and stays there for every later matmul of the process: the 1.5B's greedy
+    answers with an adapter took 5x the base's time, 1.2x with this copy of one row a
+    prompt."""
+    head = model.get_output_embeddings()
+    if head is None or getattr(head, "_veritune_contiguous", False):
+        return
+    head.register_forward_pre_hook(lambda module, args: (args[0].contiguous(), *args[1:]))
+    head._veritune_contiguous = True
+
+
+def with_adapter(model, path: str):
+    """``model`` with the LoRA adapter folder ``path`` injected, adapters in float32 as they
+    were trained (peft's default; the base keeps its dtype; transformers' own loading of an
+    adapter folder gives bf16 adapters). The transformers model itself is returned (the
+    adapters live in its layers), so its forward keeps ``logits_to_keep``."""
+    from peft import PeftModel  # deferred: peft is heavy and only adapters need it
+
+    return PeftModel.from_pretrained(model, path).get_base_model()
+
+
 def _logits(model, out, dola: list[int] | None) -> torch.Tensor:
     last = out.logits[:, -1].float()
     return dola_logits(model, out.hidden_states, last, dola) if dola else last
@@ -122,14 +147,19 @@ class HFEngine:
             model = str(model)
             self.model_name = EMBEDDED_ID if model == EMBEDDED_NAME else model
             path = resolve_model(model)
+            base = adapter_base(path)
             self.model = AutoModelForCausalLM.from_pretrained(
-                path, dtype=getattr(torch, self.dtype), trust_remote_code=trust_remote_code)
+                resolve_model(base) if base else path, dtype=getattr(torch, self.dtype),
+                trust_remote_code=trust_remote_code)
+            if base:
+                self.model = with_adapter(self.model, path)
             tokenizer = tokenizer or AutoTokenizer.from_pretrained(
                 path, trust_remote_code=trust_remote_code)
         else:  # an already loaded model (tests, in-process evaluation after training)
             self.model = model
             self.model_name = getattr(model.config, "_name_or_path", "") or "in-memory"
         clear_quantization(self.model)
+        contiguous_head(self.model)
         self.model.to(self.device).eval()
         self.tokenizer = tokenizer
         self.tokenizer.padding_side = "left"
