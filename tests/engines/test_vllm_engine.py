@@ -151,3 +151,20 @@ def test_choice_logprobs_read_each_choice_token_exactly(fake_vllm):
     assert engine.choice_logprobs(msgs, ["Yes", "Not so"]) is None  # a two-token choice
     ll = engine.loglikelihood([(msgs[0], " Yes sir")])
     assert ll == [pytest.approx(-(len(heads[0]) * 2 + 1) / 10)]  # positions h and h+1
+
+
+def test_release_closes_the_engine(fake_vllm, tmp_path):
+    """A stage letting a vLLM model go shuts its engine down (its process, GPU memory)."""
+    from veritune.config import load_config
+    from veritune.stages import Context, RunPaths
+
+    shut = []
+    cfg = load_config(None, ["model.engine=vllm", "model.name=m", f"runs_dir={tmp_path}"])
+    ctx = Context(cfg, RunPaths.of(cfg.run_dir), log=lambda m: None)
+    engine = ctx.engine("m")
+    engine.llm.shutdown = lambda: shut.append(1)
+    assert ctx.engine("m") is engine  # loaded once
+    ctx.release()
+    assert shut == [1] and engine.llm is None
+    engine.close()  # twice is harmless
+    assert shut == [1]

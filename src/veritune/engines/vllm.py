@@ -18,6 +18,7 @@ against a stand-in. Two things differ on vLLM's CPU platform, both measured with
 
 from __future__ import annotations
 
+import gc
 import warnings
 from typing import Any, Sequence
 
@@ -107,6 +108,26 @@ class VLLMEngine:
         dtype = "auto" if cfg.dtype == "float32" else cfg.dtype
         return cls(model, dtype=dtype, trust_remote_code=cfg.trust_remote_code,
                    **(cfg.vllm or {}))
+
+    def close(self) -> None:
+        """Shut the engine down and free its memory now, not when the garbage collector
+        gets to it (a stage that loads another model, or trains, needs it back)."""
+        llm, self.llm = self.llm, None
+        if llm is None:
+            return
+        shutdown = getattr(llm, "shutdown", None)  # newer vLLM
+        if not callable(shutdown):
+            core = getattr(getattr(llm, "llm_engine", None), "engine_core", None)
+            shutdown = getattr(core, "shutdown", None)
+        if callable(shutdown):
+            shutdown()
+        del llm
+        gc.collect()
+        try:
+            from vllm.distributed.parallel_state import cleanup_dist_env_and_memory
+        except ImportError:  # an old vLLM, or a stand-in
+            return
+        cleanup_dist_env_and_memory()
 
     def generate(self, prompts: Sequence[Messages], params: SamplingParams,
                  batch_index: int = 0) -> list[list[Generation]]:

@@ -112,7 +112,7 @@ class Context:
         """The engine of ``model``, loaded once; loading another releases this one."""
         key = (model, scoring)
         if key not in self._engines:
-            self._engines.clear()  # one model in memory at a time
+            self.release()  # one model in memory at a time
             if model == self.tuned:
                 check_model_dir(model)  # a half-written folder is an error, not a model
             self._engines[key] = engine_from_config(self.model_config(model, scoring), model)
@@ -123,8 +123,14 @@ class Context:
         return self.engine(model, scoring=True)
 
     def release(self) -> None:
-        """Let the loaded model go (before training, or a model of another stage)."""
+        """Let the loaded model go (before training, or a model of another stage); an engine
+        that holds more than memory (vLLM: an engine process, GPU memory) is closed."""
+        engines = list(self._engines.values())
         self._engines.clear()
+        for engine in engines:
+            close = getattr(engine, "close", None)
+            if callable(close):
+                close()
 
 
 class Stage:
