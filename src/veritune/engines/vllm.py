@@ -23,6 +23,7 @@ import warnings
 from typing import Any, Sequence
 
 from veritune.engines import Generation, Messages, SamplingParams, batch_seed
+from veritune.engines.embedded import resolve_model
 from veritune.errors import VerituneError
 
 
@@ -104,9 +105,10 @@ class VLLMEngine:
     @classmethod
     def from_config(cls, cfg, model: str) -> "VLLMEngine":
         """The engine a ``ModelConfig`` describes, on ``model`` (float32 is the CPU default
-        only: vLLM picks its own precision then)."""
+        only: vLLM picks its own precision then); ``embedded`` and local GGUF files are read
+        from their safetensors conversion, as the transformers engine reads them."""
         dtype = "auto" if cfg.dtype == "float32" else cfg.dtype
-        return cls(model, dtype=dtype, trust_remote_code=cfg.trust_remote_code,
+        return cls(resolve_model(model), dtype=dtype, trust_remote_code=cfg.trust_remote_code,
                    **(cfg.vllm or {}))
 
     def close(self) -> None:
@@ -124,7 +126,9 @@ class VLLMEngine:
         del llm
         gc.collect()
         try:
-            from vllm.distributed.parallel_state import cleanup_dist_env_and_memory
+            from vllm.distributed.parallel_state import (  # deferred: optional dependency
+                cleanup_dist_env_and_memory,
+            )
         except ImportError:  # an old vLLM, or a stand-in
             return
         cleanup_dist_env_and_memory()
