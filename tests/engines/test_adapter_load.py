@@ -46,7 +46,7 @@ def test_an_adapter_folder_loads_float32_adapters_on_a_bf16_base(tmp_path, tiny_
 
 def test_the_output_layer_gets_a_contiguous_input(tiny_model_dir):
     """The prompt pass keeps the last position's logits only (``logits_to_keep``): a strided
-    slice, which a frozen bf16 head's CPU matmul mishandles (see ``contiguous_head``)."""
+    slice, which a frozen bf16 head's CPU matmul mishandles (:mod:`veritune.engines.head`)."""
     engine = HFEngine(str(tiny_model_dir), device="cpu")
     seen = []
     engine.model.get_output_embeddings().register_forward_pre_hook(
@@ -57,3 +57,19 @@ def test_the_output_layer_gets_a_contiguous_input(tiny_model_dir):
     HFEngine(engine.model, tokenizer=engine.tokenizer)  # a second engine on the same model
     hooks = engine.model.get_output_embeddings()._forward_pre_hooks
     assert len(hooks) == 2  # ours once, and this test's
+
+
+def test_a_policy_loaded_for_training_gets_the_contiguous_head_too(tiny_model_dir):
+    """The prompt-sharing loop's reference log-probs and steps run prompts with
+    ``logits_to_keep=1`` on the training policy itself (a frozen bf16 base under LoRA)."""
+    from veritune.engines.prompt_cache import plan_batch, row_logps
+    from veritune.train.policy import load_policy
+
+    model, tokenizer = load_policy(str(tiny_model_dir))
+    seen = []
+    model.get_output_embeddings().register_forward_pre_hook(
+        lambda module, args: seen.append(args[0].is_contiguous()))
+    pair = type("Pair", (), {"prompt": [1, 40, 50], "chosen": [60, 61], "rejected": [62]})
+    other = type("Pair", (), {"prompt": [1, 41], "chosen": [63], "rejected": [64, 65]})
+    row_logps(model, plan_batch([pair, other]), tokenizer.pad_token_id)
+    assert len(seen) == 2 and all(seen)

@@ -16,6 +16,7 @@ from veritune.dtype import resolve_dtype
 from veritune.engines import Generation, Messages, SamplingParams, batch_seed
 from veritune.engines.dola import dola_logits, layers_for
 from veritune.engines.embedded import EMBEDDED_ID, EMBEDDED_NAME, clear_quantization, resolve_model
+from veritune.engines.head import contiguous_head
 from veritune.engines.kv import cache_arg, cache_of
 from veritune.engines.prefix import PrefixCache
 from veritune.engines.prompt_cache import BatchPlan, row_logps
@@ -94,20 +95,6 @@ def decode(model, input_ids: torch.Tensor | None, attention: torch.Tensor | None
     stops = set(stop_ids)
     return [row[:next((i for i, t in enumerate(row) if t in stops), len(row)) + 1]
             for row in table.tolist()]
-
-
-def contiguous_head(model) -> None:
-    """Hand the output layer a contiguous input. With ``logits_to_keep`` the prompt pass
-    gives it the last position, a strided slice; with frozen bf16 weights (a LoRA base) the
-    CPU's oneDNN matmul fails on that slice (torch 2.13: it asks for 29 GB), falls back to
-    a slow path and stays there for every later matmul of the process: the 1.5B's greedy
-    answers with an adapter took 5x the base's time, 1.2x with this copy of one row a
-    prompt."""
-    head = model.get_output_embeddings()
-    if head is None or getattr(head, "_veritune_contiguous", False):
-        return
-    head.register_forward_pre_hook(lambda module, args: (args[0].contiguous(), *args[1:]))
-    head._veritune_contiguous = True
 
 
 def with_adapter(model, path: str):

@@ -14,6 +14,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from veritune.config import TrainConfig
 from veritune.engines.embedded import clear_quantization, resolve_model
+from veritune.engines.head import contiguous_head
 from veritune.modelfiles import atomic_dir, clean_partial
 
 
@@ -24,6 +25,7 @@ def load_policy(model_name: str, trust_remote_code: bool = False, dtype: str = "
     model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype),
                                                  trust_remote_code=trust_remote_code)
     clear_quantization(model)
+    contiguous_head(model)
     tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
