@@ -19,6 +19,9 @@ import functools
 import json
 from pathlib import Path
 
+from veritune.errors import VerituneError
+from veritune.modelfiles import ADAPTER_CONFIG, adapter_base
+
 NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 
 
@@ -68,11 +71,10 @@ def stored_dtype(model: str) -> str | None:
     """The dtype a local model folder's ``config.json`` says its weights are stored in
     (``dtype``, or ``torch_dtype`` before transformers 5); for a LoRA adapter folder, its
     base's; None when there is no such file."""
-    adapter = Path(model) / "adapter_config.json"
-    if adapter.exists():
+    if (Path(model) / ADAPTER_CONFIG).exists():
         try:
-            base = json.loads(adapter.read_text(encoding="utf-8"))["base_model_name_or_path"]
-        except (OSError, ValueError, KeyError):
+            base = adapter_base(model)
+        except VerituneError:
             return None
         return stored_dtype(base) if base else None
     path = Path(model) / "config.json"
