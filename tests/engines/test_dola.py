@@ -3,6 +3,8 @@ against one computed from the model's own hidden states, and sampling left uncha
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -88,3 +90,28 @@ def test_config():
         load_config(overrides=["model.engine=openai", "model.dola_layers=high"])
     with pytest.raises(InputError, match="dola_layers"):
         load_config(overrides=["model.dola_layers=middle"])
+    # train.method dola: the decoding baseline trains nothing
+    assert load_config(overrides=["train.method=dola"]).train.dola_layers == "high"
+    with pytest.raises(InputError, match="train.eval_steps"):
+        load_config(overrides=["train.method=dola", "train.eval_steps=5"])
+    with pytest.raises(InputError, match="train.rounds"):
+        load_config(overrides=["train.method=dola", "train.rounds=2",
+                               "eval.splits=[validation]"])
+
+
+def test_method_dola_saves_the_base_to_decode_with_dola(tmp_path, tiny_model_dir):
+    from safetensors.torch import load_file
+
+    from veritune.config import TrainConfig
+    from veritune.engines.hf import HFEngine
+    from veritune.train import train
+
+    result = train(str(tiny_model_dir), [], [], TrainConfig(method="dola", dola_layers="low"),
+                   tmp_path)
+    assert result["method"] == "dola" and result["history"] == []
+    saved, base = (load_file(next(Path(d).glob("*.safetensors")))
+                   for d in (tmp_path / "model", tiny_model_dir))
+    assert saved.keys() == base.keys() and all(torch.equal(saved[k], base[k]) for k in base)
+    engine = HFEngine(tmp_path / "model")
+    assert engine.dola == layers_for(engine.model, "low")
+    assert HFEngine(tiny_model_dir).dola is None

@@ -102,6 +102,23 @@ def test_shipped_ablations_load_and_differ_only_in_pairs_or_train():
         variant_files(REPO / "configs/ablations", only=["nope"])
 
 
+def test_the_baselines_folder_shares_everything_but_the_method():
+    from veritune.pipeline.ablate import shared_differs
+
+    d = REPO / "configs/baselines/kb"
+    base = load_config(d / "_base.yaml")
+    kb = load_config(REPO / "configs/kb.yaml")
+    assert (base.data, base.sample, base.eval, base.train) == (kb.data, kb.sample, kb.eval,
+                                                                kb.train)
+    methods = {}
+    for path in variant_files(d):
+        cfg = load_config(path)
+        assert cfg.description and shared_differs(cfg, base) is None, path
+        methods[path.stem] = (cfg.train.method, cfg.judge.name)
+    assert methods == {"pkue": ("sft+dpo", "lexical"), "dola": ("dola", "lexical"),
+                       "self_eval_skt": ("sft+dpo", "self_eval")}
+
+
 @pytest.mark.slow
 def test_ablate_end_to_end(tmp_path, answer_model_dir):
     base = pipeline_config(answer_model_dir, tmp_path / "runs")
@@ -113,22 +130,41 @@ def test_ablate_end_to_end(tmp_path, answer_model_dir):
     (d / "pkue.yaml").write_text("extends: _base.yaml\ndescription: dpo\n")
     (d / "sft_one.yaml").write_text("extends: _base.yaml\ndescription: sft\n"
                                     "pairs: {sft_targets: one}\ntrain: {method: sft}\n")
+    # a decoding baseline (nothing trained) and a variant with a training judge of its own
+    (d / "dola.yaml").write_text("extends: _base.yaml\ndescription: dola\n"
+                                 "train: {method: dola, dola_layers: low}\n")
+    (d / "rejudged.yaml").write_text("extends: _base.yaml\ndescription: own verdicts\n"
+                                     "judge: {batch_size: 3}\neval: {judge: {name: lexical}}\n")
     (d / "bad.yaml").write_text("extends: _base.yaml\nsample: {n: 2}\n")
-    with pytest.raises(AssertionError, match="may change pairs and train only"):
+    with pytest.raises(AssertionError, match="its sample differs"):
+        invoke("ablate", d)
+    (d / "bad.yaml").write_text("extends: _base.yaml\neval: {judge: {name: llm}}\n")
+    with pytest.raises(AssertionError, match="its eval differs"):
         invoke("ablate", d)
     (d / "bad.yaml").unlink()
     out = invoke("ablate", d).stdout
     root = tmp_path / "runs" / "abl"
     shared = json.loads((root / "manifest.json").read_text())["stages"]
     assert {"data", "sample", "judge", "eval/base"} <= set(shared) and "train" not in shared
-    for name, method in (("pkue", "dpo"), ("sft_one", "sft")):
+    for name, method in (("pkue", "dpo"), ("sft_one", "sft"), ("dola", "dola"),
+                         ("rejudged", "dpo")):
         manifest = json.loads((root / name / "manifest.json").read_text())["stages"]
         # the shared stages were copied, not run again: same finish time as in the shared run
         assert manifest["sample"]["finished"] == shared["sample"]["finished"]
+        assert manifest["eval/base"]["finished"] == shared["eval/base"]["finished"], name
+        assert (manifest["judge"]["finished"] == shared["judge"]["finished"]) == \
+            (name != "rejudged")  # its own judge labelled the shared samples again
         assert manifest["train"]["counts"]["method"] == method
         assert (root / name / "model" / "model.safetensors").exists()
+    # DoLa: the base's weights, saved to decode with DoLa; the base evaluated without it
+    saved = json.loads((root / "dola" / "model" / "generation_config.json").read_text())
+    assert saved["dola_layers"] == "low"
+    from veritune.engines.hf import HFEngine
+    assert HFEngine(root / "dola" / "model").dola == HFEngine(answer_model_dir,
+                                                              dola_layers="low").dola
     summary = json.loads((root / "summary.json").read_text())
-    assert [r["model"] for r in summary["rows"]] == ["base", "pkue", "sft_one"]
+    assert [r["model"] for r in summary["rows"]] == ["base", "dola", "pkue", "rejudged",
+                                                    "sft_one"]
     assert summary["tasks"] == ["precise_qa"] and summary["seed"] == 0
     assert (root / "ablations.png").stat().st_size > 1000
     assert "| model | precise_qa | Avg. |" in out and (root / "summary.csv").exists()

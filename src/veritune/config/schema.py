@@ -256,9 +256,12 @@ class AnchorConfig:
 
 @section('train')
 class TrainConfig:
-    method: Literal["dpo", "sft", "sft+dpo", "sft-then-dpo"] = opt(
+    method: Literal["dpo", "sft", "sft+dpo", "sft-then-dpo", "dola"] = opt(
         "dpo", "dpo | sft (on correct answers) | sft+dpo (one loss with both terms) | "
-        "sft-then-dpo")
+        "sft-then-dpo | dola (no training: the base saved to decode with DoLa, a baseline; "
+        "its base is evaluated without)")
+    dola_layers: Literal["low", "high"] = opt(
+        "high", "method dola: DoLa's candidate premature layers (the lower or upper half)")
     beta: float = opt(0.1, "DPO's beta", check=above(0))
     learning_rate: float = opt(1e-5, "peak learning rate", check=above(0))
     sft_learning_rate: float | None = opt(None, "the SFT phase of sft-then-dpo (unset: "
@@ -320,6 +323,11 @@ class TrainConfig:
         if self.anchor is not None and self.method == "sft":
             raise InputError("the anchor term joins a preference loss; train.method sft has "
                              "none", field="train.anchor")
+        if self.method == "dola" and (self.anchor is not None or self.eval_steps):
+            raise InputError("train.method dola trains nothing: no anchor term and no "
+                             "validation during training",
+                             field="train.anchor" if self.anchor is not None
+                             else "train.eval_steps")
 
     @property
     def prompt_sharing(self) -> bool:
@@ -444,6 +452,8 @@ class RunConfig:
         for judge in (self.judge, self.eval.judge):  # self-verification: the policy judges
             if judge is not None and judge.model.name == POLICY:
                 judge.model = dataclasses.replace(self.model)
+        if self.train.rounds > 1 and self.train.method == "dola":
+            raise InputError("train.method dola trains nothing: one round", field="train.rounds")
         if self.train.rounds > 1 and "validation" not in self.eval.splits:
             raise InputError("rounds are chosen on validation accuracy: add validation to "
                              "eval.splits", field="train.rounds")

@@ -154,6 +154,8 @@ class HFEngine:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.stop_ids = self._stop_ids()
         self.share_prefix = False
+        if dola_layers == "off":  # a model saved to decode with DoLa (train.method: dola)
+            dola_layers = getattr(self.model.generation_config, "dola_layers", None) or "off"
         self.dola = layers_for(self.model, dola_layers) if dola_layers != "off" else None
 
     @property

@@ -4,7 +4,8 @@
     veritune ablate configs/ablations/ --seeds 0,1,2     # every variant over three seeds
 
 ``DIR/_base.yaml`` is the shared config (data, sampling, judge, evaluation suite); every other
-``DIR/*.yaml`` is a variant that ``extends: _base.yaml`` and changes pairs or training. The
+``DIR/*.yaml`` is a variant that ``extends: _base.yaml`` and changes pairs or training (or
+the training judge: its verdicts are then redrawn on the shared samples). The
 shared stages (data, sample, judge, and the base model's evaluation) run once in
 ``runs/<base name>/``; each variant copies their records into ``runs/<base name>/<variant>/``
 and runs pairs, train, eval and report there. The result is ``runs/<base name>/summary.{csv,
@@ -21,6 +22,7 @@ interval on every evaluated split, its guard, and which differences between vari
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 from typing import Callable, Sequence
@@ -48,6 +50,21 @@ def variant_files(directory: Path, only: Sequence[str] | None = None) -> list[Pa
                                f"variants: {', '.join(p.stem for p in files)}")
         files = [p for p in files if p.stem in only]
     return files
+
+
+def shared_differs(cfg: RunConfig, base: RunConfig) -> str | None:
+    """What of the shared side (questions, samples, model, evaluation) a variant changes, or
+    None. Its training judge may differ (Self-Eval-SKT): its verdicts are then its own, drawn
+    on the shared samples, while everything evaluated keeps the base's evaluation judge."""
+    if cfg.seed != base.seed:
+        return "seed"
+    for section in ("data", "sample", "model"):
+        if getattr(cfg, section) != getattr(base, section):
+            return section
+    if dataclasses.replace(cfg.eval, judge=None) != dataclasses.replace(base.eval, judge=None) \
+            or cfg.eval_judge != base.eval_judge:
+        return "eval"
+    return None
 
 
 def _seed_variant(shared: Path, target: Path) -> None:
@@ -78,10 +95,10 @@ def run_ablations(directory: Path, overrides: Sequence[str] = (), only=None,
     variants: dict[str, RunConfig] = {}
     for path in variant_files(directory, only):
         cfg = load_config(path, list(overrides))
-        for section in ("data", "sample", "judge", "eval", "model"):
-            if getattr(cfg, section) != getattr(base, section) or cfg.seed != base.seed:
-                raise VerituneError(f"{path}: a variant may change pairs and train only; "
-                                   f"its {section} differs from _base.yaml")
+        differs = shared_differs(cfg, base)
+        if differs:
+            raise VerituneError(f"{path}: a variant may change the training judge, pairs and "
+                               f"train only; its {differs} differs from _base.yaml")
         cfg.runs_dir, cfg.name = str(base.run_dir), path.stem
         variants[path.stem] = cfg
     for name, cfg in variants.items():

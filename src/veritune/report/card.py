@@ -44,6 +44,8 @@ def hyperparameters(train) -> dict[str, Any]:
     """The training settings that shape the model (a TrainConfig), LoRA's only when it is on."""
     if train is None:
         return {}
+    if train.method == "dola":  # nothing trained: the decoding is the whole method
+        return {"method": "dola", "dola_layers": train.dola_layers}
     out = {k: getattr(train, k) for k in HYPERPARAMETERS if getattr(train, k, None) is not None}
     if train.method != "sft+dpo":
         out.pop("sft_weight", None)  # only that method has an SFT term

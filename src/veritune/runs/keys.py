@@ -35,7 +35,7 @@ ADDED_LATER: dict[str, frozenset[str]] = {
     "AnchorConfig": frozenset({"backward"}),
     "LoraConfig": frozenset({"save"}),
     "TrainConfig": frozenset({"lr_scheduler_kwargs", "backend", "group_by_prompt", "bf16",
-                              "select", "eval_steps", "anchor"}),
+                              "select", "eval_steps", "anchor", "dola_layers"}),
     "EvalConfig": frozenset({"limit", "guard", "guard_limit", "judge"}),
     "ApeftConfig": frozenset({"decomposer"}),
 }

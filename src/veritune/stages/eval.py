@@ -29,8 +29,10 @@ COMPARED = ("n", "accuracy_before", "accuracy_after", "wrong_to_right", "right_t
 
 def eval_settings(cfg) -> dict:
     """What of ``eval:`` an evaluation depends on: not the suite's and the guard's settings
-    (they keep their results per model and task)."""
-    return {k: v for k, v in hashable(cfg.eval).items() if not k.startswith(("suite", "guard"))}
+    (they keep their results per model and task), nor ``eval.judge`` as written (the key
+    holds the judge it resolves to, so naming the training judge there changes nothing)."""
+    return {k: v for k, v in hashable(cfg.eval).items()
+            if not k.startswith(("suite", "guard")) and k != "judge"}
 
 
 def draws(cfg) -> dict:

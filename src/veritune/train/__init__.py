@@ -47,6 +47,9 @@ def train(model_name: str, pairs: Sequence[Pair], sft_targets: Sequence[Pair], c
     checkpoints depend on (the pipeline passes its validation data's hash); ``anchors``: the
     base model's answers to general prompts, held in the DPO phase (``stages/anchors.py``)."""
     out_dir = Path(out_dir)
+    if cfg.method == "dola":
+        return save_decoding(model_name, cfg, out_dir, trust_remote_code, model_dtype,
+                             len(pairs), len(sft_targets))
     needs_pairs = cfg.method != "sft"
     if needs_pairs and not pairs:
         raise VerituneError("no preference pairs to train on: every question had only correct or "
@@ -115,3 +118,22 @@ def train(model_name: str, pairs: Sequence[Pair], sft_targets: Sequence[Pair], c
             "anchors": len(anchors),
             "history": history, "model": model, "world_size": state.num_processes,
             "main_process": state.is_main_process, "resumed": resumed}
+
+
+def save_decoding(model_name: str, cfg: TrainConfig, out_dir: Path, trust_remote_code: bool,
+                  model_dtype: str, n_pairs: int = 0, n_sft: int = 0) -> dict:
+    """``train.method: dola``, a decoding baseline: no weight changes; the base model is saved
+    to ``out_dir/model`` (in ``model.dtype``) with ``dola_layers`` in its generation config,
+    which veritune's hf engine decodes greedy answers with (``engines/dola.py``). The run's
+    base is evaluated as ``model.dola_layers`` says (off by default), so the comparison is
+    DoLa against plain decoding of the same weights."""
+    state = PartialState()
+    model = None
+    if state.is_main_process:
+        model, tokenizer = load_policy(model_name, trust_remote_code, model_dtype)
+        model.generation_config.dola_layers = cfg.dola_layers
+        save_model(model, tokenizer, out_dir / "model")
+    state.wait_for_everyone()
+    return {"method": cfg.method, "pairs": n_pairs, "sft_targets": n_sft, "anchors": 0,
+            "history": [], "model": model, "world_size": state.num_processes,
+            "main_process": state.is_main_process, "resumed": {}}
