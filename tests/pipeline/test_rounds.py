@@ -68,3 +68,41 @@ def test_two_rounds_on_the_tiny_model(tmp_path, answer_model_dir):
     for stage in ("sample", "judge", "pairs", "train"):
         assert [line for line in logs if line == f"{stage}: up to date"] == \
             [f"{stage}: up to date"] * 2, (stage, logs)
+
+
+@pytest.mark.slow
+def test_rounds_over_seeds_and_a_second_round_killed_in_training(tmp_path, answer_model_dir):
+    import shutil
+
+    from veritune.pipeline.seeds import run_seeds
+
+    tree = pipeline_config(answer_model_dir, tmp_path / "runs")
+    tree["data"]["validation_fraction"] = 0.2
+    tree["eval"] = {**tree["eval"], "splits": ["validation"], "best_of_n": 0}
+    tree["train"]["rounds"] = 2
+    cfg = load_config(write_yaml(tmp_path / "tiny.yaml", tree))
+    run_seeds(cfg, [0, 1], log=lambda line: None)
+    # seed 1's second round killed while training: its train entry still "running", no model
+    round2 = cfg.run_dir / "seed1" / "round2"
+    manifest = json.loads((round2 / "manifest.json").read_text())
+    manifest["stages"]["train"]["status"] = "running"
+    for stage in [s for s in manifest["stages"] if s.startswith("eval/tuned")]:
+        del manifest["stages"][stage]
+    (round2 / "manifest.json").write_text(json.dumps(manifest))
+    shutil.rmtree(round2 / "model")
+    shutil.rmtree(round2 / "eval" / "tuned")
+    logs: list[str] = []
+    summary = run_seeds(cfg, [0, 1], log=logs.append)
+    # nothing of the first rounds, nor round 2's samples, verdicts or pairs, ran again
+    for stage, done in (("sample", 4), ("judge", 4), ("pairs", 4), ("train", 3)):
+        assert logs.count(f"{stage}: up to date") == done, (stage, logs)
+    assert (round2 / "model").exists()
+    rounds = summary["rounds"]
+    assert rounds["1"]["validation"]["change"] == summary["splits"]["validation"]["change"]
+    assert rounds["2"]["validation"]["seeds"] == [0, 1]
+    chosen = json.loads((cfg.run_dir / "seed1" / "rounds.json").read_text())["chosen"]
+    assert rounds["chosen"][1] == chosen in (0, 1, 2)
+    saved = json.loads((cfg.run_dir / "seeds_summary.json").read_text())
+    assert set(saved["rounds"]) == {"chosen", "1", "2"}
+    assert any(line.startswith("seeds round 2 validation") for line in logs)
+    assert "## Rounds (iterative DPO) over seeds" in (cfg.run_dir / "report.md").read_text()

@@ -105,6 +105,11 @@ def write_run_summary(cfg: RunConfig, seeds: Sequence[int],
         log(f"seeds {split}: mean gain {_pts(block['change'])} points, 95% CI "
             f"[{_pts(block['low'])}, {_pts(block['high'])}], per seed "
             f"{', '.join(_pts(r['change']) for r in block['per_seed'])}")
+    for r, blocks in (summary.get("rounds") or {}).items():
+        if r != "chosen" and "validation" in blocks:
+            block = blocks["validation"]
+            log(f"seeds round {r} validation: mean gain {_pts(block['change'])} points, 95% CI "
+                f"[{_pts(block['low'])}, {_pts(block['high'])}]")
     log(f"summary -> {cfg.run_dir / 'seeds_summary.json'}")
     return summary
 
@@ -235,6 +240,27 @@ def summarize_run(root: Path, seeds: Sequence[int], splits: Sequence[str],
     out["guard"] = task_blocks(dirs, "guard")
     out["suite"] = {t: b for t, b in task_blocks(dirs, "suite").items() if t != "precise_qa"}
     out["guard_falls"] = [t for t, b in out["guard"].items() if b["verdict"] == "fall"]
+    rounds = rounds_blocks(dirs, splits)
+    if rounds:
+        out["rounds"] = rounds
+    return out
+
+
+def rounds_blocks(dirs: dict[int, Path], splits: Sequence[str]) -> dict | None:
+    """Iterative DPO (``train.rounds``): each round's tuned model against the seed's base
+    model (round 1 is the run itself, round r its ``round<r>/``), paired over the seeds, and
+    the round each seed's ``rounds.json`` chose on validation. None for one round."""
+    found = sorted({int(p.name[5:]) for d in dirs.values() for p in d.glob("round*")
+                    if p.is_dir() and p.name[5:].isdigit()})
+    if not found:
+        return None
+    out: dict = {"chosen": {s: read_json(d / "rounds.json").get("chosen")
+                            for s, d in dirs.items() if (d / "rounds.json").exists()}}
+    for r in [1, *found]:
+        rdirs = dirs if r == 1 else {s: d / f"round{r}" for s, d in dirs.items()
+                                     if (d / f"round{r}").is_dir()}
+        blocks = {split: in_domain(rdirs, split, base_dirs=dirs) for split in splits}
+        out[str(r)] = {split: b for split, b in blocks.items() if b}
     return out
 
 

@@ -80,7 +80,20 @@ def seeds_tables(summary: dict) -> list[Section]:
                     task_rows(summary["guard"]), notes))
     if summary.get("suite"):
         out.append(("Suite over seeds", TASK_HEADER, task_rows(summary["suite"]), []))
+    if summary.get("rounds"):
+        out.append(_rounds_table(summary["rounds"]))
     return out
+
+
+def _rounds_table(rounds: dict) -> Section:
+    """Iterative DPO: each round's tuned model against the base, over the seeds."""
+    rows = [[r, split, pts(b["tuned"]), pts(b["change"], True), ci(b),
+             ", ".join(pts(x["change"], True) for x in b["per_seed"])]
+            for r, blocks in rounds.items() if r != "chosen" for split, b in blocks.items()]
+    chosen = ", ".join(f"seed {s}: round {r}" for s, r in rounds.get("chosen", {}).items())
+    return ("Rounds (iterative DPO) over seeds", ["round", "split", "tuned (mean)",
+                                                  "gain vs base", "95% CI", "per seed"], rows,
+            [f"Chosen on validation (0: the base model): {chosen or '–'}."])
 
 
 def _ablation_tables(summary: dict, head: str) -> list[Section]:
