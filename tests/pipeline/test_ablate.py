@@ -92,7 +92,8 @@ def test_shipped_ablations_load_and_differ_only_in_pairs_or_train():
     base = load_config(REPO / "configs/ablations/_base.yaml")
     files = variant_files(REPO / "configs/ablations")
     assert {p.stem for p in files} >= {"pkue", "sft_one", "sft_all", "sft_then_dpo",
-                                       "sft_plus_dpo", "dpo_dataset", "size_25", "size_50"}
+                                       "sft_plus_dpo", "dpo_dataset", "size_12", "size_25",
+                                       "size_50"}
     for path in files:
         cfg = load_config(path)
         assert cfg.description, path

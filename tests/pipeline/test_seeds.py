@@ -193,17 +193,31 @@ def test_ablate_over_seeds(tmp_path, answer_model_dir):
     (d / "pkue.yaml").write_text("extends: _base.yaml\ndescription: dpo\n")
     (d / "sft_one.yaml").write_text("extends: _base.yaml\ndescription: sft\n"
                                     "pairs: {sft_targets: one}\ntrain: {method: sft}\n")
+    (d / "size_50.yaml").write_text("extends: _base.yaml\ndescription: half\n"
+                                    "pairs: {question_fraction: 0.5}\n")
     out = invoke("ablate", d, "--seeds", "0,1").stdout
     root = tmp_path / "runs" / "abl"
     summary = load(root / "seeds_summary.json")
-    assert summary["seeds"] == [0, 1] and set(summary["variants"]) == {"pkue", "sft_one"}
+    assert summary["seeds"] == [0, 1]
+    assert set(summary["variants"]) == {"pkue", "sft_one", "size_50"}
+    # the data-size curve: the sweep's variants by share, each its gain over seeds
+    curve = summary["size_curve"]["test"]
+    assert [(x["variant"], x["fraction"]) for x in curve] == [("size_50", 0.5), ("pkue", 1.0)]
+    for x in curve:
+        block = summary["variants"][x["variant"]]["splits"]["test"]
+        assert (x["change"], x["low"], x["high"]) == (block["change"], block["low"],
+                                                      block["high"])
+    assert "## Data-size curve: test" in (root / "report.md").read_text()
+    assert "Data-size curve over seeds</h2><img src=\"data:image/png" in \
+        (root / "report.html").read_text()
     for name in ("pkue", "sft_one"):
         block = summary["variants"][name]["splits"]["test"]
         assert [r["seed"] for r in block["per_seed"]] == [0, 1]
         for r in block["per_seed"]:
             cmp = load(root / f"seed{r['seed']}" / name / "eval" / "compare_test.json")
             assert r["tuned"] == pytest.approx(cmp["accuracy_after"], abs=1e-4)
-    (diff,) = summary["differences"]["test"]
+    (diff,) = [x for x in summary["differences"]["test"] if {x["a"], x["b"]} == {"pkue",
+                                                                                "sft_one"}]
     a = summary["variants"]["pkue"]["splits"]["test"]["tuned"]
     b = summary["variants"]["sft_one"]["splits"]["test"]["tuned"]
     assert (diff["a"], diff["b"]) == ("pkue", "sft_one")

@@ -128,13 +128,42 @@ def run_ablation_seeds(directory: Path, overrides: Sequence[str], seeds: Sequenc
         run_ablations(directory, [*overrides, f"seed={seed}", f"data.seed={base.data_seed}",
                                   f"runs_dir={root}", f"name=seed{seed}"], only=only, log=log)
         first = first or root / f"seed{seed}"
-    variants = {p.stem: load_config(p, list(overrides)).description
-                for p in variant_files(directory)}
-    summary = summarize_ablation(root, seeds, variants, base.eval.splits)
+    configs = {p.stem: load_config(p, list(overrides)) for p in variant_files(directory)}
+    summary = summarize_ablation(root, seeds, {k: c.description for k, c in configs.items()},
+                                 base.eval.splits)
     summary["data_seed"] = base.data_seed
+    curve = size_curve(summary, configs)
+    if curve:
+        summary["size_curve"] = curve
     atomic_write_json(root / "seeds_summary.json", summary)
     write_report(root)
     return summary
+
+
+def _in_sweep(name: str, cfg: RunConfig) -> bool:
+    """A variant of the data-size sweep: PKUE (``pkue``, all questions) or ``size_*``, plain
+    DPO, on a share of the training questions."""
+    return name.startswith(("pkue", "size_")) and cfg.train.method == "dpo"
+
+
+def size_curve(summary: dict, configs: dict[str, RunConfig]) -> dict | None:
+    """The data-size curve over seeds (the paper's Fig. 5): for each split, every sweep
+    variant's share of the training questions and its mean gain with the interval, by share;
+    None with fewer than two shares."""
+    points = sorted((configs[name].pairs.question_fraction, name)
+                    for name in summary["variants"] if name in configs
+                    and _in_sweep(name, configs[name]))
+    if len({f for f, _ in points}) < 2:
+        return None
+    out = {}
+    for split in sorted({s for v in summary["variants"].values() for s in v["splits"]}):
+        rows = [{"variant": name, "fraction": f,
+                 **{k: summary["variants"][name]["splits"][split][k]
+                    for k in ("change", "low", "high", "min_seed_change")}}
+                for f, name in points if split in summary["variants"][name]["splits"]]
+        if len(rows) > 1:
+            out[split] = rows
+    return out or None
 
 
 def _stage_seconds(run_dir: Path, stages: Sequence[str]) -> float:

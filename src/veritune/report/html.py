@@ -287,6 +287,26 @@ def section_config(run_dir: Path) -> str:
     return out + (f"<p>Versions: {_e(versions)}</p>" if versions else "")
 
 
+def fig_size_curve(curve: dict) -> str:
+    """The data-size curve over seeds: mean gain and its 95% interval by share of questions."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    for split, points in curve.items():
+        xs = [100 * x["fraction"] for x in points]
+        ys = [100 * x["change"] for x in points]
+        err = [[100 * (x["change"] - x["low"]) for x in points],
+               [100 * (x["high"] - x["change"]) for x in points]]
+        ax.errorbar(xs, ys, yerr=err, marker="o", capsize=4, label=split)
+    ax.axhline(0, color="grey", lw=0.8, ls="--")
+    ax.set_xscale("log", base=2)
+    ax.set_xticks([100 * x["fraction"] for x in next(iter(curve.values()))])
+    ax.set_xticklabels([f"{100 * x['fraction']:g}%" for x in next(iter(curve.values()))])
+    ax.set_xlabel("share of the training questions")
+    ax.set_ylabel("gain vs base (points)")
+    ax.legend()
+    return _img(fig, "data-size curve over seeds")
+
+
 def section_stats(run_dir: Path) -> list[tuple[str, str]]:
     """Seeds summary (``runs/<name>/`` of ``--seeds``) and the run's guard, when present."""
 
@@ -297,8 +317,11 @@ def section_stats(run_dir: Path) -> list[tuple[str, str]]:
         cls = ' class="fall"' if "fall**" in n else ""
         return f"<p{cls}>{_e(n.replace('**', ''))}</p>"
 
-    return [(title, "".join(note(n) for n in notes) + _table(header, rows))
-            for title, header, rows, notes in tables]
+    out = [(title, "".join(note(n) for n in notes) + _table(header, rows))
+           for title, header, rows, notes in tables]
+    if seeds and seeds.get("size_curve"):
+        out.append(("Data-size curve over seeds", fig_size_curve(seeds["size_curve"])))
+    return out
 
 
 def write_html_report(run_dir: str | Path) -> Path:

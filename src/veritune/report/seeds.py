@@ -115,6 +115,12 @@ def _ablation_tables(summary: dict, head: str) -> list[Section]:
                   for row in task_rows(v.get("guard", {}))]
     if guard_rows:
         out.append(("Guard per variant", ["variant", *TASK_HEADER], guard_rows, []))
+    for split, points in (summary.get("size_curve") or {}).items():
+        rows = [[f"{100 * x['fraction']:g}%", x["variant"], pts(x["change"], True), ci(x),
+                 pts(x["min_seed_change"], True)] for x in points]
+        out.append((f"Data-size curve: {split}", ["training questions", "variant", "gain",
+                                                  "95% CI", "worst seed"], rows,
+                    ["Gain against the base model, mean over seeds (the paper's Fig. 5)."]))
     for split, diffs in summary.get("differences", {}).items():
         rows = [[d["a"], d["b"], pts(d["difference"], True),
                  f"[{pts(d['low'], True)}, {pts(d['high'], True)}]",
