@@ -4,12 +4,14 @@ each round resumable; rounds.json chooses on validation; bad combinations refuse
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
 from veritune.config import load_config
 from veritune.errors import InputError
 from veritune.pipeline.rounds import round_config, run_rounds
+from veritune.pipeline.seeds import run_seeds
 from veritune.runs.keys import StageKey
 
 from helpers import pipeline_config, write_yaml
@@ -32,12 +34,18 @@ def test_the_rounds_count_leaves_round_one_keys_alone():
     assert nxt.train.rounds == 1 and two.train.rounds == 3  # the run's own config untouched
 
 
-@pytest.mark.slow
-def test_two_rounds_on_the_tiny_model(tmp_path, answer_model_dir):
-    tree = pipeline_config(answer_model_dir, tmp_path / "runs")
+def two_rounds(tmp_path, model_dir) -> dict:
+    """The tiny pipeline with a validation split and two rounds."""
+    tree = pipeline_config(model_dir, tmp_path / "runs")
     tree["data"]["validation_fraction"] = 0.2
     tree["eval"] = {**tree["eval"], "splits": ["validation"], "best_of_n": 0}
     tree["train"]["rounds"] = 2
+    return tree
+
+
+@pytest.mark.slow
+def test_two_rounds_on_the_tiny_model(tmp_path, answer_model_dir):
+    tree = two_rounds(tmp_path, answer_model_dir)
     cfg = load_config(write_yaml(tmp_path / "tiny.yaml", tree))
     logs: list[str] = []
     summary = run_rounds(cfg, log=logs.append)
@@ -72,14 +80,7 @@ def test_two_rounds_on_the_tiny_model(tmp_path, answer_model_dir):
 
 @pytest.mark.slow
 def test_rounds_over_seeds_and_a_second_round_killed_in_training(tmp_path, answer_model_dir):
-    import shutil
-
-    from veritune.pipeline.seeds import run_seeds
-
-    tree = pipeline_config(answer_model_dir, tmp_path / "runs")
-    tree["data"]["validation_fraction"] = 0.2
-    tree["eval"] = {**tree["eval"], "splits": ["validation"], "best_of_n": 0}
-    tree["train"]["rounds"] = 2
+    tree = two_rounds(tmp_path, answer_model_dir)
     cfg = load_config(write_yaml(tmp_path / "tiny.yaml", tree))
     run_seeds(cfg, [0, 1], log=lambda line: None)
     # seed 1's second round killed while training: its train entry still "running", no model
