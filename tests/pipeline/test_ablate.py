@@ -117,7 +117,9 @@ def test_the_baselines_folder_shares_everything_but_the_method():
         assert cfg.description and shared_differs(cfg, base) is None, path
         methods[path.stem] = (cfg.train.method, cfg.judge.name)
     assert methods == {"pkue": ("sft+dpo", "lexical"), "dola": ("dola", "lexical"),
-                       "self_eval_skt": ("sft+dpo", "self_eval")}
+                       "self_eval_skt": ("sft+dpo", "self_eval"),
+                       "iterative_dpo": ("sft+dpo", "lexical")}
+    assert load_config(d / "iterative_dpo.yaml").train.rounds == 2
 
 
 @pytest.mark.slow

@@ -14,7 +14,7 @@ from veritune.pipeline.rounds import round_config, run_rounds
 from veritune.pipeline.seeds import run_seeds
 from veritune.runs.keys import StageKey
 
-from helpers import pipeline_config, write_yaml
+from helpers import invoke, pipeline_config, write_yaml
 
 
 def test_refused_at_load_without_validation_or_with_an_adapter(tmp_path):
@@ -107,3 +107,33 @@ def test_rounds_over_seeds_and_a_second_round_killed_in_training(tmp_path, answe
     assert set(saved["rounds"]) == {"chosen", "1", "2"}
     assert any(line.startswith("seeds round 2 validation") for line in logs)
     assert "## Rounds (iterative DPO) over seeds" in (cfg.run_dir / "report.md").read_text()
+
+
+@pytest.mark.slow
+def test_a_variant_of_two_rounds_in_ablate_over_seeds(tmp_path, answer_model_dir):
+    tree = two_rounds(tmp_path, answer_model_dir)
+    del tree["train"]["rounds"]
+    tree.update(name="abl", description="shared")
+    d = tmp_path / "abl"
+    d.mkdir()
+    write_yaml(d / "_base.yaml", tree)
+    (d / "pkue.yaml").write_text("extends: _base.yaml\ndescription: one round\n")
+    (d / "twice.yaml").write_text("extends: _base.yaml\ndescription: two rounds\n"
+                                  "train: {rounds: 2}\n")
+    invoke("ablate", d, "--seeds", "0,1")
+    root = tmp_path / "runs" / "abl"
+    summary = json.loads((root / "seeds_summary.json").read_text())
+    twice = summary["variants"]["twice"]
+    assert twice["final"] == "round2" and "final" not in summary["variants"]["pkue"]
+    for row in twice["splits"]["validation"]["per_seed"]:
+        seed = root / f"seed{row['seed']}"
+        tuned = json.loads((seed / "twice" / "round2" / "eval" / "tuned" / "validation" /
+                            "metrics.json").read_text())
+        base = json.loads((seed / "eval" / "base" / "validation" / "metrics.json").read_text())
+        # the second round's model, against the base model (not against round 1's)
+        assert row["tuned"] == pytest.approx(tuned["accuracy"], abs=1e-4)
+        assert row["base"] == pytest.approx(base["accuracy"], abs=1e-4)
+    assert set(twice["rounds"]) == {"chosen", "1", "2"}
+    # round 1 of "twice" is "pkue" (same config, same seed): the same answers
+    assert twice["rounds"]["1"]["validation"]["change"] == \
+        summary["variants"]["pkue"]["splits"]["validation"]["change"]

@@ -31,6 +31,7 @@ from veritune.config import RunConfig, load_config
 from veritune.errors import VerituneError
 from veritune.jsonl import atomic_write_json, read_json
 from veritune.pipeline.loop import run_pipeline
+from veritune.pipeline.rounds import final_dir, run_rounds
 from veritune.pipeline.seeds import share_base, summarize_ablation
 from veritune.report.markdown import write_report
 from veritune.runs.store import load_manifest
@@ -104,7 +105,7 @@ def run_ablations(directory: Path, overrides: Sequence[str] = (), only=None,
     for name, cfg in variants.items():
         log(f"ablation {name}: {cfg.description}")
         _seed_variant(base.run_dir, cfg.run_dir)
-        run_pipeline(cfg, log=log)
+        run_rounds(cfg, log=log)  # one round: the pipeline; more: iterative DPO
     # the table covers every variant run so far, not only those of this call (--only)
     for path in variant_files(directory):
         if path.stem not in variants and (base.run_dir / path.stem / "manifest.json").exists():
@@ -130,7 +131,9 @@ def run_ablation_seeds(directory: Path, overrides: Sequence[str], seeds: Sequenc
         first = first or root / f"seed{seed}"
     configs = {p.stem: load_config(p, list(overrides)) for p in variant_files(directory)}
     summary = summarize_ablation(root, seeds, {k: c.description for k, c in configs.items()},
-                                 base.eval.splits)
+                                 base.eval.splits,
+                                 finals={k: f"round{c.train.rounds}" for k, c in configs.items()
+                                         if c.train.rounds > 1})
     summary["data_seed"] = base.data_seed
     curve = size_curve(summary, configs)
     if curve:
@@ -182,8 +185,8 @@ def summarize_ablations(base: RunConfig, variants: dict[str, RunConfig]) -> dict
         return out
 
     results = {"base": suite_metrics(base.run_dir, "base")}
-    for name, cfg in variants.items():
-        results[name] = suite_metrics(cfg.run_dir, "tuned")
+    for name, cfg in variants.items():  # a variant of several rounds: its last round's model
+        results[name] = suite_metrics(final_dir(cfg), "tuned")
     tasks = _task_order(results)  # a variant missing a task gets no Avg.
     summary = summarize_suite(results, tasks)
     for row in summary["rows"]:

@@ -36,6 +36,11 @@ def round_config(cfg: RunConfig, r: int, previous_model: Path) -> RunConfig:
     return out
 
 
+def final_dir(cfg: RunConfig) -> Path:
+    """The run directory of the last round (the run's own for one round)."""
+    return cfg.run_dir / f"round{cfg.train.rounds}" if cfg.train.rounds > 1 else cfg.run_dir
+
+
 def validation_accuracy(run_dir: Path, model: str = "tuned") -> float | None:
     path = run_dir / "eval" / model / "validation" / "metrics.json"
     return read_json(path).get("accuracy") if path.exists() else None

@@ -265,22 +265,31 @@ def rounds_blocks(dirs: dict[int, Path], splits: Sequence[str]) -> dict | None:
 
 
 def summarize_ablation(root: Path, seeds: Sequence[int], variants: dict[str, str],
-                       splits: Sequence[str]) -> dict:
+                       splits: Sequence[str], finals: dict[str, str] | None = None) -> dict:
     """Each variant (``runs/<base>/seed<s>/<variant>/``) against the base model, over the
     seeds; and every pair of variants compared directly (tuned A minus tuned B, paired on
-    items and seeds): ``real`` when the interval of the difference excludes 0."""
+    items and seeds): ``real`` when the interval of the difference excludes 0. ``finals``:
+    a variant of several rounds is read from its last round's folder (``round<N>``), still
+    against the base model."""
     shared = seed_dirs(root, seeds)
+    finals = finals or {}
     out = {"config": root.name, "seeds": list(shared), "level": 0.95, "variants": {},
            "differences": {}}
     per_variant: dict[str, dict[int, Path]] = {}
     for name, description in variants.items():
-        dirs = {s: d / name for s, d in shared.items() if (d / name).is_dir()}
+        firsts = {s: d / name for s, d in shared.items() if (d / name).is_dir()}
+        dirs = {s: d / finals.get(name, "") for s, d in firsts.items()
+                if (d / finals.get(name, "")).is_dir()}
         if not dirs:
             continue
         per_variant[name] = dirs
-        entry = {"description": description, "splits": {}, "guard": task_blocks(dirs, "guard")}
+        entry = {"description": description, "splits": {},
+                 "guard": task_blocks(dirs, "guard", base_dirs=firsts)}
+        if name in finals:
+            entry["final"] = finals[name]
+            entry["rounds"] = rounds_blocks(firsts, splits)
         for split in splits:
-            block = in_domain(dirs, split)
+            block = in_domain(dirs, split, base_dirs=firsts)
             if block:
                 entry["splits"][split] = block
         entry["guard_falls"] = [t for t, b in entry["guard"].items() if b["verdict"] == "fall"]
