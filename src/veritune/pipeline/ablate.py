@@ -143,10 +143,10 @@ def run_ablation_seeds(directory: Path, overrides: Sequence[str], seeds: Sequenc
     return summary
 
 
-def _in_sweep(name: str, cfg: RunConfig) -> bool:
+def _in_sweep(name: str, method: str | None) -> bool:
     """A variant of the data-size sweep: PKUE (``pkue``, all questions) or ``size_*``, plain
     DPO, on a share of the training questions."""
-    return name.startswith(("pkue", "size_")) and cfg.train.method == "dpo"
+    return name.startswith(("pkue", "size_")) and method == "dpo"
 
 
 def size_curve(summary: dict, configs: dict[str, RunConfig]) -> dict | None:
@@ -155,7 +155,7 @@ def size_curve(summary: dict, configs: dict[str, RunConfig]) -> dict | None:
     None with fewer than two shares."""
     points = sorted((configs[name].pairs.question_fraction, name)
                     for name in summary["variants"] if name in configs
-                    and _in_sweep(name, configs[name]))
+                    and _in_sweep(name, configs[name].train.method))
     if len({f for f, _ in points}) < 2:
         return None
     out = {}
@@ -222,8 +222,8 @@ def plot_ablations(summary: dict, path: Path) -> None:
     import matplotlib.pyplot as plt  # deferred: matplotlib is slow to import
 
     rows = [r for r in summary["rows"] if r["model"] != summary["base"]]
-    sweep = sorted((r for r in rows if r.get("question_fraction") and r.get("method") == "dpo"
-                    and r["model"].startswith(("pkue", "size_"))),
+    sweep = sorted((r for r in rows if r.get("question_fraction")
+                    and _in_sweep(r["model"], r.get("method"))),
                    key=lambda r: r["question_fraction"])
     fig, axes = plt.subplots(1, 2 if len(sweep) > 1 else 1, figsize=(11, 4), squeeze=False)
     ax = axes[0][0]
