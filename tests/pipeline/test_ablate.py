@@ -117,6 +117,7 @@ def test_the_baselines_folder_shares_everything_but_the_method():
         assert cfg.description and shared_differs(cfg, base) is None, path
         methods[path.stem] = (cfg.train.method, cfg.judge.name)
     assert methods == {"pkue": ("sft+dpo", "lexical"), "dola": ("dola", "lexical"),
+                       "iti": ("iti", "lexical"),
                        "self_eval_skt": ("sft+dpo", "self_eval"),
                        "iterative_dpo": ("sft+dpo", "lexical")}
     assert load_config(d / "iterative_dpo.yaml").train.rounds == 2
@@ -136,6 +137,8 @@ def test_ablate_end_to_end(tmp_path, answer_model_dir):
     # a decoding baseline (nothing trained) and a variant with a training judge of its own
     (d / "dola.yaml").write_text("extends: _base.yaml\ndescription: dola\n"
                                  "train: {method: dola, dola_layers: low}\n")
+    (d / "iti.yaml").write_text("extends: _base.yaml\ndescription: iti\n"
+                                "train: {method: iti, iti_heads: 2}\n")
     (d / "rejudged.yaml").write_text("extends: _base.yaml\ndescription: own verdicts\n"
                                      "judge: {batch_size: 3}\neval: {judge: {name: lexical}}\n")
     (d / "bad.yaml").write_text("extends: _base.yaml\nsample: {n: 2}\n")
@@ -150,7 +153,7 @@ def test_ablate_end_to_end(tmp_path, answer_model_dir):
     shared = json.loads((root / "manifest.json").read_text())["stages"]
     assert {"data", "sample", "judge", "eval/base"} <= set(shared) and "train" not in shared
     for name, method in (("pkue", "dpo"), ("sft_one", "sft"), ("dola", "dola"),
-                         ("rejudged", "dpo")):
+                         ("iti", "iti"), ("rejudged", "dpo")):
         manifest = json.loads((root / name / "manifest.json").read_text())["stages"]
         # the shared stages were copied, not run again: same finish time as in the shared run
         assert manifest["sample"]["finished"] == shared["sample"]["finished"]
@@ -166,8 +169,10 @@ def test_ablate_end_to_end(tmp_path, answer_model_dir):
     assert HFEngine(root / "dola" / "model").dola == HFEngine(answer_model_dir,
                                                               dola_layers="low").dola
     summary = json.loads((root / "summary.json").read_text())
-    assert [r["model"] for r in summary["rows"]] == ["base", "dola", "pkue", "rejudged",
-                                                    "sft_one"]
+    assert [r["model"] for r in summary["rows"]] == ["base", "dola", "iti", "pkue",
+                                                    "rejudged", "sft_one"]
+    from veritune.engines.iti import read_meta
+    assert read_meta(root / "iti" / "model")["n_heads"] == 2
     assert summary["tasks"] == ["precise_qa"] and summary["seed"] == 0
     assert (root / "ablations.png").stat().st_size > 1000
     assert "| model | precise_qa | Avg. |" in out and (root / "summary.csv").exists()

@@ -256,12 +256,17 @@ class AnchorConfig:
 
 @section('train')
 class TrainConfig:
-    method: Literal["dpo", "sft", "sft+dpo", "sft-then-dpo", "dola"] = opt(
+    method: Literal["dpo", "sft", "sft+dpo", "sft-then-dpo", "dola", "iti"] = opt(
         "dpo", "dpo | sft (on correct answers) | sft+dpo (one loss with both terms) | "
         "sft-then-dpo | dola (no training: the base saved to decode with DoLa, a baseline; "
-        "its base is evaluated without)")
+        "its base is evaluated without) | iti (no training: attention heads shifted toward "
+        "the pairs' correct answers at inference, a baseline)")
     dola_layers: Literal["low", "high"] = opt(
         "high", "method dola: DoLa's candidate premature layers (the lower or upper half)")
+    iti_heads: int = opt(16, "method iti: the attention heads shifted (those whose probes "
+                         "tell correct from incorrect answers best)", check=positive)
+    iti_alpha: float = opt(15.0, "method iti: the shift, in standard deviations of a head's "
+                           "activations along its direction", check=above(0))
     beta: float = opt(0.1, "DPO's beta", check=above(0))
     learning_rate: float = opt(1e-5, "peak learning rate", check=above(0))
     sft_learning_rate: float | None = opt(None, "the SFT phase of sft-then-dpo (unset: "
@@ -323,11 +328,16 @@ class TrainConfig:
         if self.anchor is not None and self.method == "sft":
             raise InputError("the anchor term joins a preference loss; train.method sft has "
                              "none", field="train.anchor")
-        if self.method == "dola" and (self.anchor is not None or self.eval_steps):
-            raise InputError("train.method dola trains nothing: no anchor term and no "
-                             "validation during training",
+        if self.decoding and (self.anchor is not None or self.eval_steps):
+            raise InputError(f"train.method {self.method} trains nothing: no anchor term and "
+                             "no validation during training",
                              field="train.anchor" if self.anchor is not None
                              else "train.eval_steps")
+
+    @property
+    def decoding(self) -> bool:
+        """A method that trains nothing: the base saved to run differently (dola, iti)."""
+        return self.method in ("dola", "iti")
 
     @property
     def prompt_sharing(self) -> bool:
@@ -452,8 +462,13 @@ class RunConfig:
         for judge in (self.judge, self.eval.judge):  # self-verification: the policy judges
             if judge is not None and judge.model.name == POLICY:
                 judge.model = dataclasses.replace(self.model)
-        if self.train.rounds > 1 and self.train.method == "dola":
-            raise InputError("train.method dola trains nothing: one round", field="train.rounds")
+        if self.train.rounds > 1 and self.train.decoding:
+            raise InputError(f"train.method {self.train.method} trains nothing: one round",
+                             field="train.rounds")
+        if self.train.decoding and self.model.engine != "hf":
+            raise InputError(f"train.method {self.train.method} changes how veritune's hf "
+                             f"engine runs the model; engine {self.model.engine!r} would run "
+                             "the plain base", field="model.engine")
         if self.train.rounds > 1 and "validation" not in self.eval.splits:
             raise InputError("rounds are chosen on validation accuracy: add validation to "
                              "eval.splits", field="train.rounds")

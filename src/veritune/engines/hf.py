@@ -15,6 +15,7 @@ import torch
 from veritune.dtype import resolve_dtype
 from veritune.engines import Generation, Messages, SamplingParams, batch_seed
 from veritune.engines.dola import dola_logits, layers_for
+from veritune.engines.iti import apply_shifts, load_shifts
 from veritune.engines.embedded import EMBEDDED_ID, EMBEDDED_NAME, clear_quantization, resolve_model
 from veritune.engines.head import contiguous_head
 from veritune.engines.kv import cache_arg, cache_of
@@ -140,6 +141,9 @@ class HFEngine:
                 trust_remote_code=trust_remote_code)
             if base:
                 self.model = with_adapter(self.model, path)
+            shifts = load_shifts(path)  # a model saved with ITI's shifts (train.method: iti)
+            if shifts:
+                apply_shifts(self.model, shifts)
             tokenizer = tokenizer or AutoTokenizer.from_pretrained(
                 path, trust_remote_code=trust_remote_code)
         else:  # an already loaded model (tests, in-process evaluation after training)

@@ -46,6 +46,8 @@ def hyperparameters(train) -> dict[str, Any]:
         return {}
     if train.method == "dola":  # nothing trained: the decoding is the whole method
         return {"method": "dola", "dola_layers": train.dola_layers}
+    if train.method == "iti":
+        return {"method": "iti", "iti_heads": train.iti_heads, "iti_alpha": train.iti_alpha}
     out = {k: getattr(train, k) for k in HYPERPARAMETERS if getattr(train, k, None) is not None}
     if train.method != "sft+dpo":
         out.pop("sft_weight", None)  # only that method has an SFT term

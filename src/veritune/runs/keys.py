@@ -35,7 +35,8 @@ ADDED_LATER: dict[str, frozenset[str]] = {
     "AnchorConfig": frozenset({"backward"}),
     "LoraConfig": frozenset({"save"}),
     "TrainConfig": frozenset({"lr_scheduler_kwargs", "backend", "group_by_prompt", "bf16",
-                              "select", "eval_steps", "anchor", "dola_layers"}),
+                              "select", "eval_steps", "anchor", "dola_layers",
+                              "iti_heads", "iti_alpha"}),
     "EvalConfig": frozenset({"limit", "guard", "guard_limit", "judge"}),
     "ApeftConfig": frozenset({"decomposer"}),
 }

@@ -7,6 +7,8 @@
 ``train.save_steps`` steps a checkpoint goes to ``DIR/checkpoints`` and a rerun after a kill
 resumes from it (``checkpoint.py``); ``train.select: validation`` keeps the best step on
 validation (``select.py``); ``train.report_to`` sends the log to trackers (``tracking.py``).
+The decoding baselines train nothing: ``dola`` saves the base to decode with DoLa, ``iti``
+fits attention-head shifts on the pairs (``iti.py``).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from veritune.errors import VerituneError
 from veritune.records import Pair
 from veritune.runs.keys import hashable
 from veritune.train import checkpoint
+from veritune.train.iti import fit_iti
 from veritune.train.policy import load_policy, policy_dtype, save_model
 from veritune.train.prompt_sharing import run_prompt_sharing
 from veritune.train.schedule import check_scheduler
@@ -50,6 +53,9 @@ def train(model_name: str, pairs: Sequence[Pair], sft_targets: Sequence[Pair], c
     if cfg.method == "dola":
         return save_decoding(model_name, cfg, out_dir, trust_remote_code, model_dtype,
                              len(pairs), len(sft_targets))
+    if cfg.method == "iti":
+        return save_intervention(model_name, pairs, sft_targets, cfg, out_dir,
+                                 trust_remote_code, model_dtype, seed)
     needs_pairs = cfg.method != "sft"
     if needs_pairs and not pairs:
         raise VerituneError("no preference pairs to train on: every question had only correct or "
@@ -137,3 +143,21 @@ def save_decoding(model_name: str, cfg: TrainConfig, out_dir: Path, trust_remote
     return {"method": cfg.method, "pairs": n_pairs, "sft_targets": n_sft, "anchors": 0,
             "history": [], "model": model, "world_size": state.num_processes,
             "main_process": state.is_main_process, "resumed": {}}
+
+
+def save_intervention(model_name: str, pairs: Sequence[Pair], sft_targets: Sequence[Pair],
+                      cfg: TrainConfig, out_dir: Path, trust_remote_code: bool,
+                      model_dtype: str, seed: int) -> dict:
+    """``train.method: iti``, a decoding baseline: attention-head shifts fitted on the pairs'
+    correct and incorrect answers, saved beside the base's unchanged weights (``iti.py``); the
+    run's base is evaluated without them."""
+    state = PartialState()
+    model, history = None, []
+    if state.is_main_process:
+        fitted = fit_iti(model_name, pairs, cfg, out_dir, trust_remote_code, model_dtype, seed)
+        model, history = fitted["model"], fitted["history"]
+    state.wait_for_everyone()
+    return {"method": cfg.method, "pairs": len(pairs), "sft_targets": len(sft_targets),
+            "anchors": 0, "history": history, "model": model,
+            "world_size": state.num_processes, "main_process": state.is_main_process,
+            "resumed": {}}

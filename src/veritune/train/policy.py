@@ -8,6 +8,7 @@ by ``AutoModelForCausalLM.from_pretrained``; it is written aside and renamed int
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -58,10 +59,14 @@ def merged(model):
     return model.merge_and_unload() if hasattr(model, "merge_and_unload") else model
 
 
-def save_model(model, tokenizer, path: Path) -> None:
-    """Write the model folder aside, then rename it into place (never half a model)."""
+def save_model(model, tokenizer, path: Path,
+               also: Callable[[Path], None] | None = None) -> None:
+    """Write the model folder aside, then rename it into place (never half a model);
+    ``also(folder)`` writes more files into it first."""
     clean_partial(path)
     model.config.use_cache = True
     with atomic_dir(path) as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
+        if also is not None:
+            also(tmp)
