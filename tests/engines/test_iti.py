@@ -108,7 +108,8 @@ def test_method_iti_saves_the_base_with_its_shifts(tmp_path, tiny_model_dir):
 
 def test_config():
     cfg = load_config(overrides=["train.method=iti"])
-    assert (cfg.train.iti_heads, cfg.train.iti_alpha) == (16, 15.0) and cfg.train.decoding
+    assert cfg.train.iti_heads == 16 and cfg.train.decoding
+    assert cfg.train.iti_alphas == [1.0, 2.0, 5.0, 10.0, 15.0]  # chosen on validation
     with pytest.raises(InputError, match="model.engine"):
         load_config(overrides=["train.method=iti", "model.engine=vllm"])
     with pytest.raises(InputError, match="train.eval_steps"):
@@ -117,3 +118,48 @@ def test_config():
         load_config(overrides=["train.method=iti", "train.rounds=2", "eval.splits=[validation]"])
     with pytest.raises(InputError, match="iti_heads"):
         load_config(overrides=["train.iti_heads=0"])
+
+
+def test_several_alphas_are_chosen_on_validation(tmp_path, tiny_model_dir):
+    from veritune.train import train
+
+    seen = []
+
+    def evaluate(model):  # validation accuracy, by call: alpha 1, 2, 4 (tried smallest first)
+        with torch.no_grad():
+            seen.append(model(input_ids=IDS).logits)
+        return [0.2, 0.5, 0.5][len(seen) - 1]
+
+    cfg = TrainConfig(method="iti", iti_heads=2, iti_alpha=[4.0, 1.0, 2.0])
+    result = train(str(tiny_model_dir), _pairs(), [], cfg, tmp_path, evaluate=evaluate)
+    assert [r.get("iti_alpha") for r in result["history"]] == [1.0, 2.0, 4.0, 2.0]
+    assert [r.get("eval_validation_accuracy") for r in result["history"][:3]] == [0.2, 0.5, 0.5]
+    meta = read_meta(tmp_path / "model")
+    assert meta["alpha"] == 2.0 and meta["alphas_tried"] == [1.0, 2.0, 4.0]  # a tie: the smaller
+    assert not torch.allclose(seen[0], seen[2])  # each alpha scored with its own shift
+    with pytest.raises(VerituneError, match="validation"):
+        train(str(tiny_model_dir), _pairs(), [], cfg, tmp_path / "none")
+    with pytest.raises(InputError, match="iti_alpha"):
+        load_config(overrides=["train.iti_alpha=[1, -2]"])
+    assert load_config(overrides=["train.iti_alpha=[1, 5]"]).train.iti_alphas == [1.0, 5.0]
+
+
+@pytest.mark.slow
+def test_run_chooses_alpha_on_the_validation_split(tmp_path, answer_model_dir):
+    import json
+
+    from helpers import invoke, pipeline_config, write_yaml
+
+    tree = pipeline_config(answer_model_dir, tmp_path / "runs")
+    tree["data"].update(validation_fraction=0.2, max_entities_per_domain=40)
+    tree["train"] = {"method": "iti", "iti_heads": 2, "iti_alpha": [1, 4]}
+    tree["eval"]["splits"] = ["validation", "test"]
+    invoke("run", write_yaml(tmp_path / "iti.yaml", tree))
+    run = tmp_path / "runs" / "tiny"
+    log = [json.loads(line) for line in (run / "train_log.jsonl").read_text().splitlines()]
+    assert [r["iti_alpha"] for r in log] == [1.0, 4.0, read_meta(run / "model")["alpha"]]
+    assert all("eval_validation_accuracy" in r for r in log[:2])
+    del tree["data"]["validation_fraction"]
+    tree["name"], tree["eval"]["splits"] = "none", ["test"]
+    with pytest.raises(AssertionError, match="data.validation_fraction"):
+        invoke("run", write_yaml(tmp_path / "none.yaml", tree))

@@ -138,7 +138,7 @@ def test_ablate_end_to_end(tmp_path, answer_model_dir):
     (d / "dola.yaml").write_text("extends: _base.yaml\ndescription: dola\n"
                                  "train: {method: dola, dola_layers: low}\n")
     (d / "iti.yaml").write_text("extends: _base.yaml\ndescription: iti\n"
-                                "train: {method: iti, iti_heads: 2}\n")
+                                "train: {method: iti, iti_heads: 2, iti_alpha: 3}\n")
     (d / "rejudged.yaml").write_text("extends: _base.yaml\ndescription: own verdicts\n"
                                      "judge: {batch_size: 3}\neval: {judge: {name: lexical}}\n")
     (d / "bad.yaml").write_text("extends: _base.yaml\nsample: {n: 2}\n")

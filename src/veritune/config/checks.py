@@ -57,6 +57,19 @@ def at_least(lo: float) -> Check:
                      (None if v >= lo else f"must be at least {lo}, got {v!r}"))
 
 
+def _positive_numbers(v) -> str | None:
+    values = v if isinstance(v, list) else [v]
+    if not values:
+        return "must hold at least one number"
+    for x in values:
+        if (bad := _number(x)) or x <= 0:
+            return bad or f"must be greater than 0, got {x!r}"
+    return None
+
+
+positive_numbers = described("> 0, or a list of such", _positive_numbers)
+
+
 def above(lo: float) -> Check:
     return described(f"> {lo}", lambda v: _number(v) or
                      (None if v > lo else f"must be greater than {lo}, got {v!r}"))

@@ -37,9 +37,10 @@ def validation_questions(ctx: Context) -> tuple[list[Question], list[Question]]:
     questions = ctx.questions()
     valid = [q for q in questions if q.split == "validation"]
     if not valid:
-        raise InputError("train.eval_steps scores the validation split and this run has "
-                         "none: set data.validation_fraction above 0 (or give questions "
-                         "split: validation)", field="data.validation_fraction")
+        raise InputError("scoring on validation while training (train.eval_steps, or several "
+                         "train.iti_alpha to choose from) needs a validation split and this "
+                         "run has none: set data.validation_fraction above 0 (or give "
+                         "questions split: validation)", field="data.validation_fraction")
     return questions, valid
 
 
@@ -80,7 +81,8 @@ class TrainStage(Stage):
             AnchorsStage().check(ctx)
 
     def _validates(self, ctx: Context) -> bool:
-        return bool(ctx.cfg.train.eval_steps)
+        train = ctx.cfg.train  # in training, or ITI's shift chosen among several
+        return bool(train.eval_steps) or (train.method == "iti" and len(train.iti_alphas) > 1)
 
     def inputs(self, ctx: Context) -> list[Path]:
         cfg, paths = ctx.cfg, ctx.paths

@@ -55,7 +55,7 @@ def train(model_name: str, pairs: Sequence[Pair], sft_targets: Sequence[Pair], c
                              len(pairs), len(sft_targets))
     if cfg.method == "iti":
         return save_intervention(model_name, pairs, sft_targets, cfg, out_dir,
-                                 trust_remote_code, model_dtype, seed)
+                                 trust_remote_code, model_dtype, seed, evaluate)
     needs_pairs = cfg.method != "sft"
     if needs_pairs and not pairs:
         raise VerituneError("no preference pairs to train on: every question had only correct or "
@@ -147,14 +147,16 @@ def save_decoding(model_name: str, cfg: TrainConfig, out_dir: Path, trust_remote
 
 def save_intervention(model_name: str, pairs: Sequence[Pair], sft_targets: Sequence[Pair],
                       cfg: TrainConfig, out_dir: Path, trust_remote_code: bool,
-                      model_dtype: str, seed: int) -> dict:
+                      model_dtype: str, seed: int,
+                      evaluate: Callable[[object], float] | None = None) -> dict:
     """``train.method: iti``, a decoding baseline: attention-head shifts fitted on the pairs'
     correct and incorrect answers, saved beside the base's unchanged weights (``iti.py``); the
-    run's base is evaluated without them."""
+    run's base is evaluated without them. Several ``iti_alpha`` are tried with ``evaluate``."""
     state = PartialState()
     model, history = None, []
     if state.is_main_process:
-        fitted = fit_iti(model_name, pairs, cfg, out_dir, trust_remote_code, model_dtype, seed)
+        fitted = fit_iti(model_name, pairs, cfg, out_dir, trust_remote_code, model_dtype, seed,
+                         evaluate)
         model, history = fitted["model"], fitted["history"]
     state.wait_for_everyone()
     return {"method": cfg.method, "pairs": len(pairs), "sft_targets": len(sft_targets),

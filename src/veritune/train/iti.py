@@ -12,20 +12,23 @@ answers ITI probes. As in the paper:
    questions and ranked by accuracy on the other 1/5;
 3. the ``train.iti_heads`` best heads are shifted by ``train.iti_alpha`` standard deviations
    along their mass-mean direction (mean of the correct answers' activations minus the
-   incorrect ones', over all answers: the paper's best direction).
+   incorrect ones', over all answers: the paper's best direction);
+4. given several ``iti_alpha``, each is tried on the validation split and the most accurate
+   kept (the paper chose alpha and the head count by cross-validation).
 
 The base is saved to ``DIR/model`` with the shifts in ``iti.safetensors``
 (:mod:`veritune.engines.iti`). What is simplified from the paper: the probes read the run's own
 judged answers, not TruthfulQA (which veritune keeps for the guard); the shift is added at every
-position (the paper's code: after the prompt); ``alpha`` and the head count are settings, not
-chosen by veritune on validation (an ablation over them is: ``veritune ablate``).
+position (the paper's code: after the prompt), which makes a given alpha stronger: on
+SmolLM2-135M the paper's alpha 15 with 16 heads leaves only noise; the head count is a
+setting, not chosen on validation.
 """
 
 from __future__ import annotations
 
 import random
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 
@@ -35,6 +38,7 @@ from veritune.errors import VerituneError
 from veritune.progress import progress
 from veritune.records import Pair
 from veritune.train.policy import load_policy, save_model
+from veritune.train.select import SCORE_KEY
 
 PROBE_SHARE = 0.2  # of the questions: where each head's probe is ranked
 BATCH = 16
@@ -159,9 +163,15 @@ def fit_shifts(acts: torch.Tensor, labels: torch.Tensor, fit: torch.Tensor, n_he
 
 
 def fit_iti(model_name: str, pairs: Sequence[Pair], cfg: TrainConfig, out_dir: Path,
-            trust_remote_code: bool, model_dtype: str, seed: int) -> dict:
+            trust_remote_code: bool, model_dtype: str, seed: int,
+            evaluate: Callable[[object], float] | None = None) -> dict:
     """Fit the shifts on the pairs' answers and save the base with them to ``out_dir/model``;
-    the model returned has them applied."""
+    the model returned has them applied. With several ``train.iti_alpha``, each is scored
+    by ``evaluate(model)`` (validation accuracy) and the best kept (a tie: the smaller)."""
+    alphas = sorted(cfg.iti_alphas)
+    if len(alphas) > 1 and evaluate is None:
+        raise VerituneError("several train.iti_alpha are chosen on validation: run ITI through "
+                            "the pipeline (veritune run / ablate) with a validation split")
     answers = labelled_answers(pairs)
     labels = torch.tensor([a[2] for a in answers])
     questions = sorted({a[0].question_id for a in answers})
@@ -176,15 +186,30 @@ def fit_iti(model_name: str, pairs: Sequence[Pair], cfg: TrainConfig, out_dir: P
     acts = head_activations(model, tokenizer, answers, cfg.max_length)
     n_heads = min(cfg.iti_heads, acts.shape[1] * acts.shape[2])
     weights = [m.o_proj.weight for m in attention_modules(model)]
-    shifts, chosen = fit_shifts(acts, labels, fit, n_heads, cfg.iti_alpha, weights)
-    meta = {"alpha": cfg.iti_alpha, "n_heads": n_heads, "answers": len(answers),
-            "correct": int(labels.sum()), "questions": len(questions),
+    unit, chosen = fit_shifts(acts, labels, fit, n_heads, 1.0, weights)  # shifts scale with alpha
+    history: list[dict] = []
+    alpha = alphas[0]
+    if len(alphas) > 1:
+        scores = {}
+        for a in alphas:
+            handles = apply_shifts(model, {i: a * v for i, v in unit.items()})
+            try:
+                scores[a] = float(evaluate(model))
+            finally:
+                for h in handles:
+                    h.remove()
+            history.append({"iti_alpha": a, SCORE_KEY: scores[a]})
+        alpha = max(alphas, key=lambda a: (scores[a], -a))
+    shifts = {i: alpha * v for i, v in unit.items()}
+    meta = {"alpha": alpha, "alphas_tried": alphas, "n_heads": n_heads,
+            "answers": len(answers), "correct": int(labels.sum()), "questions": len(questions),
             "probe_questions": len(held), **chosen}
     save_model(model, tokenizer, out_dir / "model",
                also=lambda folder: save_shifts(folder, shifts, meta))
     apply_shifts(model, shifts)
-    history = [{"iti_heads": n_heads, "iti_alpha": cfg.iti_alpha,
-                "probe_accuracy_best": chosen["probe_accuracy_best"],
-                "probe_accuracy_median": chosen["probe_accuracy_median"],
-                "probe_accuracy_chosen_min": min(h["probe_accuracy"] for h in chosen["heads"])}]
+    history.append({"iti_heads": n_heads, "iti_alpha": alpha,
+                    "probe_accuracy_best": chosen["probe_accuracy_best"],
+                    "probe_accuracy_median": chosen["probe_accuracy_median"],
+                    "probe_accuracy_chosen_min": min(h["probe_accuracy"]
+                                                     for h in chosen["heads"])})
     return {"meta": meta, "history": history, "model": model, "file": FILE}
