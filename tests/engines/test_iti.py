@@ -95,7 +95,8 @@ def test_method_iti_saves_the_base_with_its_shifts(tmp_path, tiny_model_dir):
     assert meta["n_heads"] == 3 and meta["answers"] == 16 and meta["correct"] == 8
     assert len(meta["heads"]) == 3 and meta["probe_questions"] == 2
     heads, _ = head_shape(result["model"])
-    assert all(0 <= h["head"] < heads for h in meta["heads"])
+    assert all(0 <= h["head"] < heads and 0 <= h["probe_balanced_accuracy"] <= 1
+               for h in meta["heads"])
     with torch.no_grad():
         tuned = HFEngine(tmp_path / "model").model(input_ids=IDS).logits
         plain = HFEngine(tiny_model_dir).model(input_ids=IDS).logits

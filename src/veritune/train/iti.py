@@ -9,7 +9,8 @@ answers ITI probes. As in the paper:
 1. every answer runs through the base model after its prompt, and each attention head's output
    (the input of the output projection) at the answer's last token is kept;
 2. a logistic probe per head tells correct from incorrect; probes are fitted on 4/5 of the
-   questions and ranked by accuracy on the other 1/5;
+   questions and ranked by balanced accuracy on the other 1/5 (the classes weighted equally:
+   most of a model's own answers are incorrect, where TruthfulQA's are about even);
 3. the ``train.iti_heads`` best heads are shifted by ``train.iti_alpha`` standard deviations
    along their mass-mean direction (mean of the correct answers' activations minus the
    incorrect ones', over all answers: the paper's best direction);
@@ -107,8 +108,11 @@ def _through_answer(tokenizer, pair: Pair, text: str) -> str:
 
 def probe_accuracy(x: torch.Tensor, y: torch.Tensor, fit: torch.Tensor,
                    steps: int = 200, l2: float = 1e-2) -> torch.Tensor:
-    """Held-out accuracy of a logistic probe per head. ``x``: answers x heads x dim; ``y``:
-    0/1 per answer; ``fit``: which answers the probes are fitted on (the rest score them)."""
+    """Held-out balanced accuracy (the mean of the two classes' recalls) of a logistic probe
+    per head, fitted with the classes weighted equally: a model's own answers are mostly
+    incorrect, and plain accuracy would rank heads by how well they say "incorrect" always.
+    ``x``: answers x heads x dim; ``y``: 0/1 per answer; ``fit``: which answers the probes are
+    fitted on (the rest score them)."""
     mean = x[fit].mean(0, keepdim=True)
     std = x[fit].std(0, keepdim=True).clamp_min(1e-6)
     z = (x - mean) / std
@@ -116,13 +120,15 @@ def probe_accuracy(x: torch.Tensor, y: torch.Tensor, fit: torch.Tensor,
     w = torch.zeros(heads, dim, requires_grad=True)
     b = torch.zeros(heads, requires_grad=True)
     target = y[fit].float()[:, None].expand(-1, heads)
+    positives = float(y[fit].sum())
+    pos_weight = torch.tensor((len(target) - positives) / max(positives, 1.0))
     opt = torch.optim.LBFGS([w, b], max_iter=steps, line_search_fn="strong_wolfe")
 
     def closure():
         opt.zero_grad()
         logits = torch.einsum("nhd,hd->nh", z[fit], w) + b
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, target) \
-            + l2 * (w ** 2).sum(1).mean()
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(
+            logits, target, pos_weight=pos_weight) + l2 * (w ** 2).sum(1).mean()
         loss.backward()
         return loss
 
@@ -131,7 +137,9 @@ def probe_accuracy(x: torch.Tensor, y: torch.Tensor, fit: torch.Tensor,
     held = ~fit
     with torch.no_grad():
         pred = (torch.einsum("nhd,hd->nh", z[held], w) + b) > 0
-    return (pred == y[held].bool()[:, None]).float().mean(0)
+    truth = y[held].bool()[:, None]
+    recalls = [(pred[truth[:, 0]] == 1).float().mean(0), (pred[~truth[:, 0]] == 0).float().mean(0)]
+    return torch.stack([r.nan_to_num(0.5) for r in recalls]).mean(0)
 
 
 def fit_shifts(acts: torch.Tensor, labels: torch.Tensor, fit: torch.Tensor, n_heads: int,
@@ -155,11 +163,12 @@ def fit_shifts(acts: torch.Tensor, labels: torch.Tensor, fit: torch.Tensor, n_he
         head_shift[head * dim:(head + 1) * dim] = alpha * sigma * theta
         weight = o_proj_weights[layer].float().cpu()
         shifts[layer] = shifts.get(layer, torch.zeros(weight.shape[0])) + weight @ head_shift
-        chosen.append({"layer": layer, "head": head, "probe_accuracy": round(float(accuracy[k]), 4),
+        chosen.append({"layer": layer, "head": head,
+                       "probe_balanced_accuracy": round(float(accuracy[k]), 4),
                        "sigma": round(sigma, 4)})
     return shifts, {"heads": chosen,
-                    "probe_accuracy_best": round(float(accuracy.max()), 4),
-                    "probe_accuracy_median": round(float(accuracy.median()), 4)}
+                    "probe_balanced_accuracy_best": round(float(accuracy.max()), 4),
+                    "probe_balanced_accuracy_median": round(float(accuracy.median()), 4)}
 
 
 def fit_iti(model_name: str, pairs: Sequence[Pair], cfg: TrainConfig, out_dir: Path,
@@ -208,8 +217,8 @@ def fit_iti(model_name: str, pairs: Sequence[Pair], cfg: TrainConfig, out_dir: P
                also=lambda folder: save_shifts(folder, shifts, meta))
     apply_shifts(model, shifts)
     history.append({"iti_heads": n_heads, "iti_alpha": alpha,
-                    "probe_accuracy_best": chosen["probe_accuracy_best"],
-                    "probe_accuracy_median": chosen["probe_accuracy_median"],
-                    "probe_accuracy_chosen_min": min(h["probe_accuracy"]
-                                                     for h in chosen["heads"])})
+                    "probe_balanced_accuracy_best": chosen["probe_balanced_accuracy_best"],
+                    "probe_balanced_accuracy_median": chosen["probe_balanced_accuracy_median"],
+                    "probe_balanced_accuracy_chosen_min": min(
+                        h["probe_balanced_accuracy"] for h in chosen["heads"])})
     return {"meta": meta, "history": history, "model": model, "file": FILE}
