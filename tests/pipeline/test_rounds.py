@@ -134,6 +134,10 @@ def test_a_variant_of_two_rounds_in_ablate_over_seeds(tmp_path, answer_model_dir
         assert row["tuned"] == pytest.approx(tuned["accuracy"], abs=1e-4)
         assert row["base"] == pytest.approx(base["accuracy"], abs=1e-4)
     assert set(twice["rounds"]) == {"chosen", "1", "2"}
-    # round 1 of "twice" is "pkue" (same config, same seed): the same answers
+    # round 1 of "twice" is "pkue" (same config, same seed): pkue's run, copied, not trained
     assert twice["rounds"]["1"]["validation"]["change"] == \
         summary["variants"]["pkue"]["splits"]["validation"]["change"]
+    for seed in (0, 1):
+        stages = [json.loads((root / f"seed{seed}" / v / "manifest.json").read_text())["stages"]
+                  for v in ("pkue", "twice")]
+        assert stages[0]["train"]["finished"] == stages[1]["train"]["finished"]

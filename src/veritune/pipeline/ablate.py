@@ -86,6 +86,33 @@ def _seed_variant(shared: Path, target: Path) -> None:
     atomic_write_json(manifest_path, dst)
 
 
+def one_round_twin(cfg: RunConfig, variants: dict[str, RunConfig]) -> RunConfig | None:
+    """The variant that is ``cfg`` with one round (same config but its name), if ``cfg`` has
+    several: its run is ``cfg``'s round 1 (iterative DPO beside PKUE trains round 1 once)."""
+    if cfg.train.rounds < 2:
+        return None
+
+    def plain(c: RunConfig) -> RunConfig:  # all but the name, description and rounds
+        return dataclasses.replace(c, name=cfg.name, description=cfg.description,
+                                   train=dataclasses.replace(c.train, rounds=1))
+
+    return next((c for c in variants.values() if c is not cfg and c.train.rounds == 1
+                 and plain(c) == plain(cfg)), None)
+
+
+def _copy_round_one(twin: Path, target: Path) -> None:
+    """The twin's run (records, model, evaluations, manifest) as ``target``'s round 1; rounds
+    after it (``round<r>/``) are ``target``'s own."""
+    for item in twin.iterdir():
+        if item.name.startswith("round"):
+            continue
+        dest = target / item.name
+        if item.is_dir():
+            shutil.copytree(item, dest, dirs_exist_ok=True)
+        else:
+            shutil.copy2(item, dest)
+
+
 def run_ablations(directory: Path, overrides: Sequence[str] = (), only=None,
                   log: Callable[[str], None] = print) -> dict:
     base_file = directory / "_base.yaml"
@@ -102,9 +129,14 @@ def run_ablations(directory: Path, overrides: Sequence[str] = (), only=None,
                                f"train only; its {differs} differs from _base.yaml")
         cfg.runs_dir, cfg.name = str(base.run_dir), path.stem
         variants[path.stem] = cfg
-    for name, cfg in variants.items():
+    # a variant of several rounds runs after its one-round twin, whose run is its round 1
+    for name, cfg in sorted(variants.items(), key=lambda kv: kv[1].train.rounds > 1):
         log(f"ablation {name}: {cfg.description}")
         _seed_variant(base.run_dir, cfg.run_dir)
+        twin = one_round_twin(cfg, variants)
+        if twin is not None and (twin.run_dir / "manifest.json").exists():
+            _copy_round_one(twin.run_dir, cfg.run_dir)
+            log(f"ablation {name}: round 1 is {twin.name}'s run (the same config), copied")
         run_rounds(cfg, log=log)  # one round: the pipeline; more: iterative DPO
     # the table covers every variant run so far, not only those of this call (--only)
     for path in variant_files(directory):
