@@ -12,7 +12,7 @@ from veritune.config import TrainConfig, load_config
 from veritune.engines.iti import FILE, apply_shifts, attention_modules, head_shape, read_meta
 from veritune.errors import InputError, VerituneError
 from veritune.records import Pair
-from veritune.train.iti import fit_shifts, labelled_answers, probe_accuracy
+from veritune.train.iti import fit_shifts, iti_alphas, labelled_answers, probe_accuracy
 
 IDS = torch.tensor([[1, 5, 9, 3, 7]])
 
@@ -110,7 +110,7 @@ def test_method_iti_saves_the_base_with_its_shifts(tmp_path, tiny_model_dir):
 def test_config():
     cfg = load_config(overrides=["train.method=iti"])
     assert cfg.train.iti_heads == 16 and cfg.train.decoding
-    assert cfg.train.iti_alphas == [1.0, 2.0, 5.0, 10.0, 15.0]  # chosen on validation
+    assert iti_alphas(cfg.train) == [1.0, 2.0, 5.0, 10.0, 15.0]  # chosen on validation
     with pytest.raises(InputError, match="model.engine"):
         load_config(overrides=["train.method=iti", "model.engine=vllm"])
     with pytest.raises(InputError, match="train.eval_steps"):
@@ -142,7 +142,7 @@ def test_several_alphas_are_chosen_on_validation(tmp_path, tiny_model_dir):
         train(str(tiny_model_dir), _pairs(), [], cfg, tmp_path / "none")
     with pytest.raises(InputError, match="iti_alpha"):
         load_config(overrides=["train.iti_alpha=[1, -2]"])
-    assert load_config(overrides=["train.iti_alpha=[1, 5]"]).train.iti_alphas == [1.0, 5.0]
+    assert iti_alphas(load_config(overrides=["train.iti_alpha=[1, 5]"]).train) == [1.0, 5.0]
 
 
 @pytest.mark.slow

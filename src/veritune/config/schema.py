@@ -266,11 +266,10 @@ class TrainConfig:
         "high", "method dola: DoLa's candidate premature layers (the lower or upper half)")
     iti_heads: int = opt(16, "method iti: the attention heads shifted (those whose probes "
                          "tell correct from incorrect answers best)", check=positive)
-    iti_alpha: float | list[float] = opt(
-        help="method iti: the shift, in standard deviations of a head's activations along its "
-        "direction; a list (the default: 1, 2, 5, 10, 15): each is tried and the best on "
-        "validation accuracy kept", factory=lambda: [1.0, 2.0, 5.0, 10.0, 15.0],
-        check=positive_numbers)
+    iti_alpha: float | list[float] = opt(help="method iti: the shift in standard deviations of a "
+                                         "head's activations; a list (default 1, 2, 5, 10, 15): "
+                                         "the best on validation", check=positive_numbers,
+                                         factory=lambda: [1.0, 2.0, 5.0, 10.0, 15.0])
     beta: float = opt(0.1, "DPO's beta", check=above(0))
     learning_rate: float = opt(1e-5, "peak learning rate", check=above(0))
     sft_learning_rate: float | None = opt(None, "the SFT phase of sft-then-dpo (unset: "
@@ -337,12 +336,6 @@ class TrainConfig:
                              "no validation during training",
                              field="train.anchor" if self.anchor is not None
                              else "train.eval_steps")
-
-    @property
-    def iti_alphas(self) -> list[float]:
-        """``iti_alpha`` as a list (several: chosen on validation)."""
-        a = self.iti_alpha
-        return [float(x) for x in a] if isinstance(a, list) else [float(a)]
 
     @property
     def decoding(self) -> bool:

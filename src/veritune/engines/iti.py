@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Mapping
 
 import torch
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
 
 FILE = "iti.safetensors"  # in a model folder: "layer.<i>" -> the shift added to layer i's attention
 
@@ -44,8 +46,6 @@ def head_shape(model) -> tuple[int, int]:
 
 def save_shifts(folder: Path, shifts: Mapping[int, torch.Tensor], meta: Mapping) -> None:
     """Write ``iti.safetensors`` into ``folder``: each layer's shift and how it was fitted."""
-    from safetensors.torch import save_file
-
     tensors = {f"layer.{i}": v.detach().float().contiguous().cpu() for i, v in shifts.items()}
     save_file(tensors, str(Path(folder) / FILE), metadata={"iti": json.dumps(dict(meta))})
 
@@ -55,8 +55,6 @@ def load_shifts(folder: str | Path) -> dict[int, torch.Tensor] | None:
     path = Path(folder) / FILE
     if not path.is_file():
         return None
-    from safetensors.torch import load_file
-
     return {int(k.split(".")[1]): v for k, v in load_file(str(path)).items()}
 
 
@@ -65,8 +63,6 @@ def read_meta(folder: str | Path) -> dict:
     path = Path(folder) / FILE
     if not path.is_file():
         return {}
-    from safetensors import safe_open
-
     with safe_open(str(path), framework="pt") as f:
         return json.loads((f.metadata() or {}).get("iti", "{}"))
 

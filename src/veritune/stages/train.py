@@ -20,6 +20,7 @@ from veritune.datasets_io import read_pairs, read_sft
 from veritune.dtype import resolve_dtype
 from veritune.engines.embedded import resolve_model
 from veritune.engines.hf import HFEngine
+from veritune.engines.iti import read_meta
 from veritune.errors import InputError
 from veritune.jsonl import read_records, write_records
 from veritune.judge import build_judge
@@ -29,6 +30,7 @@ from veritune.stages.anchors import AnchorsStage, run_anchors
 from veritune.stages.base import Context, Stage
 from veritune.tasks.precise_qa import evaluate_questions
 from veritune.train import train
+from veritune.train.iti import iti_alphas
 
 
 def validation_questions(ctx: Context) -> tuple[list[Question], list[Question]]:
@@ -82,7 +84,7 @@ class TrainStage(Stage):
 
     def _validates(self, ctx: Context) -> bool:
         train = ctx.cfg.train  # in training, or ITI's shift chosen among several
-        return bool(train.eval_steps) or (train.method == "iti" and len(train.iti_alphas) > 1)
+        return bool(train.eval_steps) or (train.method == "iti" and len(iti_alphas(train)) > 1)
 
     def inputs(self, ctx: Context) -> list[Path]:
         cfg, paths = ctx.cfg, ctx.paths
@@ -133,6 +135,8 @@ class TrainStage(Stage):
             counts["selected_step"] = _last(history, "selected_step")
         if result.get("resumed"):
             counts["resumed"] = result["resumed"]
+        if cfg.train.method == "iti":  # the shift kept and how well its heads' probes did
+            counts["iti"] = {k: v for k, v in read_meta(paths.model).items() if k != "heads"}
         write_run_card(cfg, paths.model, counts)
         ctx.log(f"train: {counts}")
         return counts

@@ -45,6 +45,12 @@ PROBE_SHARE = 0.2  # of the questions: where each head's probe is ranked
 BATCH = 16
 
 
+def iti_alphas(cfg: TrainConfig) -> list[float]:
+    """``train.iti_alpha`` as a list (several: chosen on validation)."""
+    a = cfg.iti_alpha
+    return [float(x) for x in a] if isinstance(a, list) else [float(a)]
+
+
 def labelled_answers(pairs: Sequence[Pair]) -> list[tuple[Pair, str, int]]:
     """(the pair its prompt comes from, an answer, 1 correct / 0 incorrect), each answer of a
     question once."""
@@ -177,7 +183,7 @@ def fit_iti(model_name: str, pairs: Sequence[Pair], cfg: TrainConfig, out_dir: P
     """Fit the shifts on the pairs' answers and save the base with them to ``out_dir/model``;
     the model returned has them applied. With several ``train.iti_alpha``, each is scored
     by ``evaluate(model)`` (validation accuracy) and the best kept (a tie: the smaller)."""
-    alphas = sorted(cfg.iti_alphas)
+    alphas = sorted(iti_alphas(cfg))
     if len(alphas) > 1 and evaluate is None:
         raise VerituneError("several train.iti_alpha are chosen on validation: run ITI through "
                             "the pipeline (veritune run / ablate) with a validation split")
