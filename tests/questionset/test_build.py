@@ -14,7 +14,8 @@ from veritune.errors import InputError
 from veritune.questionset.config import OTHERS, BuildConfig
 from veritune.questionset.entries import Entry, clean_description, filter_entries, read_entries
 from veritune.questionset.parse import ParseError, parse_domain, parse_quality, parse_questions
-from veritune.questionset.rules import answer_leaked, question_key, rule_problem
+from veritune.questionset.rules import (answer_leaked, asks_for_a_definition, question_key,
+                                       rule_problem)
 from veritune.questionset.split import split_by_entry
 from veritune.questionset.templates import classification_prompt, generation_prompt, quality_prompt
 from veritune.records import Question
@@ -247,6 +248,19 @@ def test_rules_find_empty_fields_leaks_and_duplicates():
     assert rule_problem({**item, "question": "The Louvre is in Paris."}, seen) == \
         "not_a_question"
     assert rule_problem({**item, "question": "卢浮宫在哪个城市？", "answer": "巴黎"}, seen) == ""
+    assert rule_problem({**item, "question": "Who was Margaret Seeger?"}, seen) == \
+        "asks_for_a_definition"
+
+
+@pytest.mark.parametrize("question,definition", [
+    ("Who is Margaret Seeger?", True), ("What was the Hindenburg?", True),
+    ("Who was Ludwig van Beethoven ?", True), ("What is the Bank of England?", True),
+    ("what were the Beatles?", True),
+    ("What is the capital of Australia?", False), ("What is Badr Hari's nationality?", False),
+    ("Who is the author of Hamlet?", False), ("Who was Margaret Seeger's father?", False),
+    ("Who won the 1994 French Open?", False), ("Which city hosts the Louvre?", False)])
+def test_a_question_that_only_asks_what_a_name_is(question, definition):
+    assert asks_for_a_definition(question) is definition
     assert question_key("Where is the Louvre?") == question_key("where is the louvre")
 
 

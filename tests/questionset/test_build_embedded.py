@@ -2,7 +2,7 @@
 
 The fixture has entries each filter drops, and two the model can work on: the few-shot
 examples' own descriptions (English and Chinese), where even the 135M model tends to write
-valid JSON, so the later steps (domains, quality) get candidates to work on. Greedy only
+valid JSON, so the later steps (round trip, domains, quality) get candidates to work on. Greedy only
 (``retries=0``) so a resumed build must reproduce the first one exactly.
 """
 
@@ -91,26 +91,33 @@ def test_build_on_the_embedded_model_records_counts_and_resume(tmp_path):
 
 
 def _check_later_steps(out: Path, s: dict) -> set[str]:
-    """Every question that passed the rules has exactly one domain and one quality record,
-    and the counts, calls and questions.jsonl agree with them."""
+    """Every question that passed the rules has one round-trip record; every one whose round
+    trip matched has exactly one domain and one quality record; the counts, calls and
+    questions.jsonl agree with them. Returns the questions the round trip asked."""
     st = s["steps"]
     generated = _lines(out / "generated.jsonl")
     candidates = {question_key(q["question"]) for r in generated for q in r["questions"]}
     dropped = _lines(out / "dropped.jsonl")
     rule_dropped = {question_key(d["question"]) for d in dropped if ":" not in d["reason"]}
-    checked = candidates - rule_dropped
+    asked = candidates - rule_dropped
+    trips = _lines(out / "roundtrip.jsonl")
+    assert sorted(r["key"] for r in trips) == sorted(asked)
+    missed = {question_key(d["question"]) for d in dropped
+              if d["reason"].startswith("roundtrip:")}
+    assert sum(st["5_quality"]["roundtrip_verdicts"].values()) == len(asked)
+    checked = asked - missed
     domains, quality = _lines(out / "domains.jsonl"), _lines(out / "quality.jsonl")
     assert sorted(r["key"] for r in domains) == sorted(checked)
     assert sorted(r["key"] for r in quality) == sorted(checked)
     assert all(r["domain"] in set(FACTUALBENCH_DOMAINS) | {"others"} for r in domains)
     assert sum(st["5_quality"]["llm_verdicts"].values()) == len(checked)
     assert s["engine_calls"]["total"] == \
-        sum(r["calls"] for r in generated) + 2 * len(checked)
+        sum(r["calls"] for r in generated) + len(asked) + 2 * len(checked)
     questions = read_records(out / "questions.jsonl", Question.from_dict)
     assert len(questions) == s["questions"] == st["5_quality"]["kept"]
     assert all(len(q.wrong_answers) == 3 and q.answers for q in questions)
     assert {q.split for q in questions} <= {"train", "test"}
-    return checked
+    return asked
 
 
 HAND_WRITTEN = {
@@ -153,5 +160,8 @@ def test_domains_and_quality_steps_on_the_embedded_model(tmp_path):
     assert s["steps"]["3_generate"]["cached"] == 2
     assert _check_later_steps(out, s) == {question_key(q["question"])
                                           for qs in HAND_WRITTEN.values() for q in qs}
-    assert s["engine_calls"]["this_run"] == 6  # 3 classifications + 3 quality checks
+    trips = {r["key"]: r["answer"] for r in _lines(out / "roundtrip.jsonl")}
+    kept = s["steps"]["5_quality"]["roundtrip_verdicts"].get("correct", 0)
+    assert kept >= 1, trips  # the answers are in the passages: the 135M reads some back
+    assert s["engine_calls"]["this_run"] == 3 + 2 * kept  # round trips, then domain + quality
     assert all(r["raw"] for r in _lines(out / "quality.jsonl"))

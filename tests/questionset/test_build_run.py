@@ -42,6 +42,9 @@ class ScriptedEngine:
                  "wrong_answers": ["w1", "w2", "w3"]},
                 {"question": f"Is {title} the answer?", "answer": title,
                  "wrong_answers": ["x1", "x2", "x3"]}])  # answer leaked: a rule drops it
+        if text.startswith("Answer the question using the passage."):  # the round trip
+            passage = text.split("Passage: ", 1)[1].split("\nQuestion: ")[0]
+            return "Omega" if "unanswerable" in passage else f"fame {len(passage)}"
         if text.startswith("Which domain"):
             return "DOMAIN: science" if "Alpha" in text or "Beta" in text else "DOMAIN: history"
         if "Standard answer" in text:
@@ -60,10 +63,10 @@ class ScriptedEngine:
         return out
 
 
-def _entries(path, names=("Alpha", "Beta", "Gamma", "Delta", "Epsilon", "Zeta")):
+def _entries(path, names=("Alpha", "Beta", "Gamma", "Delta", "Epsilon", "Zeta", "Eta")):
     lines = []
     for n in names:
-        extra = " retry" if n == "Beta" else " garbled" if n == "Zeta" else ""
+        extra = {"Beta": " retry", "Zeta": " garbled", "Eta": " unanswerable"}.get(n, "")
         lines.append({"title": n, "description": f"{n} is a thing described at length here "
                       f"for the filter to keep it.{extra}", "views": 10**6})
     lines.append({"title": "Rare", "description": "Rare is a thing few people read about, "
@@ -81,13 +84,14 @@ def test_build_end_to_end_counts_and_records(tmp_path):
     eng = ScriptedEngine()
     s = build_dataset(str(src), tmp_path / "out", BuildConfig(**CFG), engine=eng, log=lambda m: None)
     st = s["steps"]
-    assert st["1_entries"] == {"read": 7, "views_below_threshold": 1, "duplicate_entry": 0}
-    assert st["2_descriptions"]["kept"] == 6
+    assert st["1_entries"] == {"read": 8, "views_below_threshold": 1, "duplicate_entry": 0}
+    assert st["2_descriptions"]["kept"] == 7
     g = st["3_generate"]
-    assert (g["ok"], g["malformed_after_retries"], g["retried"], g["questions"]) == (5, 1, 2, 10)
+    assert (g["ok"], g["malformed_after_retries"], g["retried"], g["questions"]) == (6, 1, 2, 12)
     assert g["last_error_of_malformed"] == {"not_json": 1}
     q = st["5_quality"]
-    assert q["rules_dropped"] == {"answer_in_question": 5}
+    assert q["rules_dropped"] == {"answer_in_question": 6}
+    assert q["roundtrip_verdicts"] == {"correct": 5, "incorrect": 1}  # Eta: "Omega"
     assert q["llm_verdicts"] == {"keep": 3, "long_tail": 1, "unparsed": 1}
     assert q["kept"] == 3
     # history has 2 kept questions (Epsilon + one of Gamma/Delta? no: only Epsilon) -> folded
@@ -102,11 +106,15 @@ def test_build_end_to_end_counts_and_records(tmp_path):
                for q in questions)
     dropped = [json.loads(x) for x in (tmp_path / "out" / "dropped.jsonl").read_text().splitlines()]
     assert sorted(d["reason"] for d in dropped) == \
-        ["answer_in_question"] * 5 + ["quality:long_tail", "quality:unparsed"]
-    # engine calls: 6 entries + 2 retries, 5 classifications, 5 quality checks + 1 retry
-    assert s["engine_calls"] == {"generate": 8, "classify": 5, "quality": 6, "total": 19,
-                                 "this_run": 19}
-    assert eng.calls == 19
+        ["answer_in_question"] * 6 + ["quality:long_tail", "quality:unparsed",
+                                      "roundtrip:incorrect"]
+    (trip,) = [d for d in dropped if d["reason"].startswith("roundtrip")]
+    assert trip["roundtrip_answer"] == "Omega" and trip["question"] == "What is Eta known for?"
+    # engine calls: 7 entries + 2 retries, 6 round trips, 5 classifications, 5 quality checks
+    # + 1 retry
+    assert s["engine_calls"] == {"generate": 9, "roundtrip": 6, "classify": 5, "quality": 6,
+                                 "total": 26, "this_run": 26}
+    assert eng.calls == 26
     assert json.loads((tmp_path / "out" / "summary.json").read_text())["questions"] == 3
 
 
@@ -119,7 +127,7 @@ def test_build_rerun_asks_nothing_and_gives_the_same_file(tmp_path):
     s = build_dataset(str(src), tmp_path / "out", BuildConfig(**CFG), engine=eng,
                       log=lambda m: None)
     assert eng.calls == 0 and s["engine_calls"]["this_run"] == 0
-    assert s["engine_calls"]["total"] == 19
+    assert s["engine_calls"]["total"] == 26
     assert (tmp_path / "out" / "questions.jsonl").read_text() == before
 
 
@@ -136,7 +144,7 @@ def test_killed_build_resumes_without_lost_or_duplicated_records(tmp_path):
     s = build_dataset(str(src), tmp_path / "out", BuildConfig(**CFG), engine=full,
                       log=lambda m: None)
     records = [json.loads(x) for x in (tmp_path / "out" / "generated.jsonl").read_text().splitlines()]
-    assert len(records) == 6 == len({r["key"] for r in records})
+    assert len(records) == 7 == len({r["key"] for r in records})
     assert s["steps"]["3_generate"]["cached"] == len(done)
     fresh = build_dataset(str(src), tmp_path / "fresh", BuildConfig(**CFG), engine=ScriptedEngine(),
                           log=lambda m: None)
@@ -154,7 +162,7 @@ def test_more_entries_later_only_asks_about_the_new_ones(tmp_path):
     s = build_dataset(str(src), tmp_path / "out", BuildConfig(**CFG), engine=eng,
                       log=lambda m: None)
     assert s["steps"]["3_generate"]["cached"] == 2
-    assert eng.calls == 3  # Epsilon: generate, classify, quality
+    assert eng.calls == 4  # Epsilon: generate, round trip, classify, quality
 
 
 def test_changed_settings_rerun_only_their_step(tmp_path):
@@ -180,14 +188,27 @@ def test_exclude_drops_questions_of_an_earlier_build(tmp_path):
     assert s["questions"] == 1
 
 
+def test_round_trip_off_keeps_what_it_would_drop_and_asks_nothing_for_it(tmp_path):
+    src = _entries(tmp_path / "entries.jsonl", names=("Alpha", "Eta"))
+    on = build_dataset(str(src), tmp_path / "on", BuildConfig(**CFG), engine=ScriptedEngine(),
+                       log=lambda m: None)
+    eng = ScriptedEngine()
+    off = build_dataset(str(src), tmp_path / "off", BuildConfig(**CFG, roundtrip_check=False),
+                        engine=eng, log=lambda m: None)
+    assert (on["questions"], off["questions"]) == (1, 2)
+    assert off["engine_calls"]["roundtrip"] == 0 and eng.calls == 2 + 2 + 2
+    assert not (tmp_path / "off" / "roundtrip.jsonl").exists()
+
+
 def test_dry_run_asks_no_engine(tmp_path):
     src = _entries(tmp_path / "entries.jsonl")
     eng = ScriptedEngine(die_after=0)
     s = build_dataset(str(src), tmp_path / "out", BuildConfig(**CFG), engine=eng, dry_run=True,
                       limit=4, log=lambda m: None)
     assert s["steps"]["2_descriptions"]["kept"] == 4
-    assert s["steps"]["2_descriptions"]["over_limit"] == 2
+    assert s["steps"]["2_descriptions"]["over_limit"] == 3
     assert s["dry_run"]["entries_to_generate"] == 4
+    assert s["dry_run"]["engine_calls_at_least"] == 4 * (1 + 3 * 3)  # 3 calls a question
     assert not (tmp_path / "out" / "questions.jsonl").exists()
 
 

@@ -3,10 +3,13 @@
 Six steps, as in the PKUE paper: (1) keep popular entries, (2) keep descriptions of a useful
 length, (3) generate precise questions with a standard answer and 3 wrong answers, (4) sort
 them into domains, (5) drop low-quality ones (rules, then an LLM check without the
-description), (6) split by entry with a similar test size per domain.
+description), (6) split by entry with a similar test size per domain. veritune adds a round
+trip to step 5 (``roundtrip_check``): each question is asked back with its description and
+kept only when the answer matches its standard answer, a filter that does not depend on the
+writer's judgement of its own questions (a small writer keeps nearly all of them).
 
-The build folder holds ``entries.jsonl`` (steps 1-2), ``generated.jsonl``, ``domains.jsonl``
-and ``quality.jsonl`` (the LLM steps, resumable caches), then ``questions.jsonl`` (Question
+The build folder holds ``entries.jsonl`` (steps 1-2), ``generated.jsonl``,
+``roundtrip.jsonl``, ``domains.jsonl`` and ``quality.jsonl`` (the LLM steps, resumable caches), then ``questions.jsonl`` (Question
 records, ready for ``veritune run``), ``dropped.jsonl`` (every dropped question and why) and
 ``summary.json``.
 """
@@ -19,6 +22,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from veritune.engines import engine_from_config
+from veritune.judge.lexical import LexicalJudge
 from veritune.jsonl import atomic_write_json, iter_json_lines, write_records
 from veritune.questionset import steps
 from veritune.questionset.config import OTHERS, BuildConfig
@@ -71,16 +75,17 @@ def build_dataset(entries_path: str, out_dir: str | Path, cfg: BuildConfig,
         return holder["engine"]
 
     if dry_run:  # steps 1-2 exactly; the LLM steps' work, without asking the engine
+        per_question = 2 + cfg.roundtrip_check
         done = steps.generation_cache(out, cfg).records
         todo = sum(e.id not in done for e in entries)
         summary["dry_run"] = {
             "entries_generated_already": len(entries) - todo, "entries_to_generate": todo,
-            "engine_calls_at_least": todo * (1 + 2 * cfg.questions_per_entry),
+            "engine_calls_at_least": todo * (1 + per_question * cfg.questions_per_entry),
             "engine_calls_at_most": todo * (cfg.retries + 1)
-            * (1 + 2 * cfg.questions_per_entry)}
+            * (1 + per_question * cfg.questions_per_entry)}
         return summary
 
-    stats: dict[str, dict] = {"generate": {}, "classify": {}, "quality": {}}
+    stats: dict[str, dict] = {"generate": {}, "roundtrip": {}, "classify": {}, "quality": {}}
     t = time.perf_counter()
     gen = steps.generate(entries, out, cfg, engine_for, stats["generate"])
     seconds["generate"] = round(time.perf_counter() - t, 1)
@@ -109,9 +114,28 @@ def build_dataset(entries_path: str, out_dir: str | Path, cfg: BuildConfig,
             if problem:
                 dropped.append({**item, "entry_id": e.id, "reason": problem})
                 continue
-            candidates[question_key(item["question"])] = {**item, "entry_id": e.id,
-                                                          "title": e.title, "lang": e.lang}
+            candidates[question_key(item["question"])] = {
+                **item, "entry_id": e.id, "title": e.title, "lang": e.lang,
+                "description": e.description}
     rules = Counter(d["reason"] for d in dropped)
+
+    t = time.perf_counter()
+    roundtrip: Counter = Counter()
+    if cfg.roundtrip_check:
+        answers = steps.roundtrip(candidates, out, cfg, engine_for, stats["roundtrip"])
+        judge = LexicalJudge()
+        for k, c in list(candidates.items()):
+            j = judge.judge(Question(id=k, question=c["question"], answers=[c["answer"]],
+                                     wrong_answers=c["wrong_answers"], lang=c["lang"]),
+                            answers[k])
+            roundtrip[j.label] += 1
+            if j.label != "correct":
+                dropped.append({**{f: c[f] for f in ("question", "answer", "wrong_answers",
+                                                     "entry_id")},
+                                "reason": f"roundtrip:{j.label}", "roundtrip_answer": answers[k],
+                                "reasoning": j.rationale})
+                del candidates[k]
+    seconds["roundtrip"] = round(time.perf_counter() - t, 1)
 
     t = time.perf_counter()
     domains = steps.classify(candidates, out, cfg, engine_for, stats["classify"])
@@ -155,15 +179,17 @@ def build_dataset(entries_path: str, out_dir: str | Path, cfg: BuildConfig,
         "4_classify": {**stats["classify"], "before_folding": dict(sizes),
                        "folded_into_others": folded},
         "5_quality": {"candidates_in": stats["generate"]["questions"],
-                      "rules_dropped": dict(rules), "llm_verdicts": dict(quality),
+                      "rules_dropped": dict(rules), "roundtrip_verdicts": dict(roundtrip),
+                      **{f"roundtrip_{k}": v for k, v in stats["roundtrip"].items()},
+                      "llm_verdicts": dict(quality),
                       "kept": len(kept), "unparsed_kept": cfg.quality_on_unparsed == "keep",
                       **{f"llm_{k}": v for k, v in stats["quality"].items()}},
         "6_split": {"train": sum(q.split == "train" for q in final),
                     "test": sum(q.split == "test" for q in final),
                     "test_entries": len({q.entity for q in final if q.split == "test"})},
     })
-    engine_calls = {s: stats[s].get("engine_calls", 0) for s in ("generate", "classify",
-                                                                   "quality")}
+    engine_calls = {s: stats[s].get("engine_calls", 0) for s in ("generate", "roundtrip",
+                                                                   "classify", "quality")}
     engine_calls["total"] = sum(engine_calls.values())
     engine_calls["this_run"] = sum(s.get("calls_this_run", 0) for s in stats.values())
     summary.update(domains=per_domain, engine_calls=engine_calls,

@@ -55,6 +55,10 @@ class BuildConfig:
                           check=matches(r"llm|[\w.]+:\w+", "llm or module:function"))
     min_domain_count: int = opt(500, "smaller domains fold into others", check=at_least(0))
     # step 5: quality
+    roundtrip_check: bool = opt(True, "ask each question back with its description and drop "
+                                "it unless the answer matches the standard one (lexical "
+                                "judge)")
+    roundtrip_max_new_tokens: int = opt(32, "tokens of a round-trip answer", check=positive)
     quality_check: bool = opt(True, "the LLM check (the rule checks always run)")
     quality_on_unparsed: Literal["drop", "keep"] = opt(
         "drop", "drop or keep a question when the checker's verdict can't be read")

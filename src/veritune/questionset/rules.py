@@ -1,10 +1,12 @@
 """Cheap rule checks of step 5, run before the LLM check: empty fields, a question that is not
-one (no question mark: a statement copied from the description), the answer leaked in the
-question, and duplicate questions (in this build or in earlier ones, by content hash)."""
+one (no question mark: a statement copied from the description), a question that asks what a
+name is ("Who was Margaret Seeger?": any true description answers it), the answer leaked in
+the question, and duplicate questions (in this build or in earlier ones, by content hash)."""
 
 from __future__ import annotations
 
 import hashlib
+import re
 
 from veritune.judge.normalize import has_cjk, normalize
 
@@ -13,6 +15,25 @@ def question_key(question: str) -> str:
     """Content hash of a question's normalised text: the id of its Question record, and the
     key that de-duplicates across builds."""
     return hashlib.sha256(normalize(question).encode()).hexdigest()[:16]
+
+
+_DEFINITION = re.compile(r"^\s*(?:who|what)\s+(?:is|was|are|were)\s+(?:(?:the|a|an)\s+)?"
+                         r"(?P<name>[^?]+?)\s*\?\s*$", re.I)
+_NAME_LINKS = {"of", "the", "and", "de", "da", "del", "der", "di", "du", "la", "le", "van",
+               "von", "y", "&"}
+
+
+def asks_for_a_definition(question: str) -> bool:
+    """Whether an English question only asks who or what a name is: "Who is Margaret Seeger?",
+    "What was the Hindenburg?". Its standard answer is one description of many (the paper's
+    MULTIPLE_ANSWERS). "What is the capital of Australia?" asks for a fact, not a definition:
+    a lower-case word other than a linking one ("of", "van") makes it one."""
+    m = _DEFINITION.match(question)
+    if not m:
+        return False
+    words = m.group("name").split()
+    return words[0][:1].isupper() and all(w[:1].isupper() or w[:1].isdigit()
+                                          or w.lower() in _NAME_LINKS for w in words)
 
 
 def answer_leaked(question: str, answer: str) -> bool:
@@ -33,6 +54,8 @@ def rule_problem(item: dict, seen: set[str]) -> str:
         return "empty_field"
     if not item["question"].rstrip().endswith(("?", "？")):
         return "not_a_question"  # a statement copied from the description, not a question
+    if asks_for_a_definition(item["question"]):
+        return "asks_for_a_definition"
     if answer_leaked(item["question"], item["answer"]):
         return "answer_in_question"
     key = question_key(item["question"])

@@ -1,4 +1,5 @@
-"""The LLM steps of the build (generation, classification, quality), each over a cache file.
+"""The LLM steps of the build (generation, round trip, classification, quality), each over a
+cache file.
 
 Every LLM step writes one record per item into its own JSONL file in the build folder, keyed
 by the item's content hash and the step's settings hash. A killed build resumes from these
@@ -20,7 +21,8 @@ from veritune.questionset.config import OTHERS, BuildConfig
 from veritune.questionset.entries import Entry
 from veritune.questionset.parse import ParseError, parse_domain, parse_quality, parse_questions
 from veritune.questionset.templates import (PROMPT_VERSION, classification_prompt,
-                                            generation_prompt, quality_prompt)
+                                            generation_prompt, quality_prompt,
+                                            roundtrip_prompt)
 from veritune.runs.keys import config_hash
 
 
@@ -119,6 +121,29 @@ def generate(entries: Sequence[Entry], out: Path, cfg: BuildConfig, engine_for,
                         "questions": qs or []},
          engine_for, cfg, cfg.max_new_tokens, stats)
     return cache
+
+
+def _answer_text(raw: str) -> str:
+    text = raw.strip()
+    if not text:
+        raise ParseError("empty")
+    return text
+
+
+def roundtrip(candidates: dict[str, dict], out: Path, cfg: BuildConfig, engine_for,
+              stats: dict) -> dict[str, str]:
+    """Step 5a': question id -> the model's answer to the question read with the description
+    it was written from (greedy; an empty reply asked again). Whether that answer matches the
+    standard answer is the caller's judgement, so a better judge needs no new engine calls."""
+    cache = StepCache(out / "roundtrip.jsonl",
+                      {"model": cfg.model.name, "prompt": PROMPT_VERSION, "retries": cfg.retries,
+                       "seed": cfg.seed, "max_new_tokens": cfg.roundtrip_max_new_tokens})
+    _run("roundtrip", cache, candidates,
+         lambda c: roundtrip_prompt(c["description"], c["question"], c["lang"]), _answer_text,
+         lambda c, a: {"answer": a or ""}, engine_for, cfg, cfg.roundtrip_max_new_tokens,
+         stats)
+    stats["engine_calls"] = sum(cache.records[k]["calls"] for k in candidates)
+    return {k: cache.records[k]["answer"] for k in candidates}
 
 
 def user_classifier(spec: str) -> Callable[..., str]:

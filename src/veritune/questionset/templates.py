@@ -1,5 +1,6 @@
-"""The three prompts of the build (English and Chinese): question generation (few-shot, JSON
-out), domain classification and the quality check (reasoning first, then a verdict line).
+"""The four prompts of the build (English and Chinese): question generation (few-shot, JSON
+out), the round trip (the question answered from its own description), domain classification
+and the quality check (reasoning first, then a verdict line).
 
 ``PROMPT_VERSION`` is part of every cached record's key: editing a prompt re-runs its step.
 """
@@ -68,6 +69,23 @@ def generation_prompt(description: str, lang: str, n: int) -> list[dict[str, str
     return [{"role": "user", "content": template.format(n=n, description=ex["description"])},
             {"role": "assistant", "content": json.dumps(ex["output"][:n], ensure_ascii=False)},
             {"role": "user", "content": ("描述：" if zh else "Description: ") + description}]
+
+
+ROUNDTRIP_EN = """Answer the question using the passage. Reply with just the answer: a short name,
+number, date or term, no sentence.
+Passage: {description}
+Question: {question}"""
+
+ROUNDTRIP_ZH = """根据短文回答问题。只回复答案本身（简短的名称、数字、日期或术语），不要写句子。
+短文：{description}
+问题：{question}"""
+
+
+def roundtrip_prompt(description: str, question: str, lang: str) -> list[dict[str, str]]:
+    """The question asked back with the description it was written from (open book)."""
+    template = ROUNDTRIP_ZH if lang.startswith("zh") else ROUNDTRIP_EN
+    return [{"role": "user", "content": template.format(description=description,
+                                                        question=question)}]
 
 
 CLASSIFY_EN = """Which domain does this question belong to?
