@@ -14,8 +14,8 @@ from veritune.errors import InputError
 from veritune.questionset.config import OTHERS, BuildConfig
 from veritune.questionset.entries import Entry, clean_description, filter_entries, read_entries
 from veritune.questionset.parse import ParseError, parse_domain, parse_quality, parse_questions
-from veritune.questionset.rules import (answer_leaked, asks_for_a_definition, question_key,
-                                       rule_problem)
+from veritune.questionset.rules import (answer_leaked, asks_for_a_definition, defined_subject,
+                                       question_key, rule_problem)
 from veritune.questionset.split import split_by_entry
 from veritune.questionset.templates import classification_prompt, generation_prompt, quality_prompt
 from veritune.records import Question
@@ -250,6 +250,24 @@ def test_rules_find_empty_fields_leaks_and_duplicates():
     assert rule_problem({**item, "question": "卢浮宫在哪个城市？", "answer": "巴黎"}, seen) == ""
     assert rule_problem({**item, "question": "Who was Margaret Seeger?"}, seen) == \
         "asks_for_a_definition"
+
+
+CURIE = ("Marie Curie (1867-1934) was a Polish physicist. Polonium, named after Poland, is an "
+         "element she discovered. The Sorbonne, where she taught, was her university.")
+
+
+@pytest.mark.parametrize("answer,defined", [
+    ("Marie Curie", True), ("Polonium", True), ("The Sorbonne", True), ("polonium", True),
+    ("1867", False), ("Poland", False), ("Pierre Curie", False), ("上海", False)])
+def test_an_answer_the_description_defines_is_a_subject(answer, defined):
+    assert defined_subject(answer, CURIE) is defined
+
+
+def test_the_subject_rule_runs_only_with_a_description():
+    item = {"question": "Which element did the physicist discover in 1898?", "answer": "Polonium",
+            "wrong_answers": ["Radon", "Radium", "Thorium"]}
+    assert rule_problem(item, set(), CURIE) == "answer_is_a_defined_subject"
+    assert rule_problem(item, set()) == ""
 
 
 @pytest.mark.parametrize("question,definition", [

@@ -108,7 +108,8 @@ def build_dataset(entries_path: str, out_dir: str | Path, cfg: BuildConfig,
     for r in records:
         e = by_entry[r["entry_id"]]
         for item in r["questions"]:
-            problem = rule_problem(item, seen)
+            problem = rule_problem(item, seen, e.description
+                                   if cfg.subject_answers == "drop" else None)
             if problem == "duplicate_question" and question_key(item["question"]) in earlier:
                 problem = "in_earlier_build"
             if problem:

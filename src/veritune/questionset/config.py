@@ -55,6 +55,9 @@ class BuildConfig:
                           check=matches(r"llm|[\w.]+:\w+", "llm or module:function"))
     min_domain_count: int = opt(500, "smaller domains fold into others", check=at_least(0))
     # step 5: quality
+    subject_answers: Literal["drop", "keep"] = opt(
+        "drop", "drop or keep a question whose answer is a subject its description defines "
+        "(\"X is a ...\"): most ask for X by its category, which fits others too")
     roundtrip_check: bool = opt(True, "ask each question back with its description and drop "
                                 "it unless the answer matches the standard one (lexical "
                                 "judge)")

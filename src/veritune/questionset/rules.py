@@ -1,7 +1,8 @@
 """Cheap rule checks of step 5, run before the LLM check: empty fields, a question that is not
 one (no question mark: a statement copied from the description), a question that asks what a
 name is ("Who was Margaret Seeger?": any true description answers it), the answer leaked in
-the question, and duplicate questions (in this build or in earlier ones, by content hash)."""
+the question, an answer that is a subject the description defines ("X is a ..."), and
+duplicate questions (in this build or in earlier ones, by content hash)."""
 
 from __future__ import annotations
 
@@ -36,6 +37,21 @@ def asks_for_a_definition(question: str) -> bool:
                                           or w.lower() in _NAME_LINKS for w in words)
 
 
+def defined_subject(answer: str, description: str) -> bool:
+    """Whether a sentence of the description opens by defining the answer: "Arthur's Magazine
+    (1844-1846) was ...", "Ethanol, also called alcohol, ..., is ...". A question answered by
+    such a subject describes it by its category ("the American literary periodical published in
+    Philadelphia"), which fits others too (the paper's MULTIPLE_ANSWERS): the commonest bad
+    question of a small writer. Some good ones go with them ("Which element has atomic number
+    79?" from "Gold is a chemical element ..."): ``subject_answers: keep`` keeps them all."""
+    if len(answer.strip()) < 2 or has_cjk(answer):
+        return False
+    opening = re.escape(answer.strip())
+    pattern = (rf"(?:^|[.!?]\s+){opening}(?:\s*\([^)]*\))?(?:\s*,[^.]{{1,160}}?,)?"
+               r"\s+(?:is|was|are|were)\b")
+    return re.search(pattern, description, re.I) is not None
+
+
 def answer_leaked(question: str, answer: str) -> bool:
     """Whether the standard answer appears in the question (as whole words; as a substring
     for Chinese). One-character answers are too short to tell."""
@@ -47,8 +63,9 @@ def answer_leaked(question: str, answer: str) -> bool:
     return f" {a} " in f" {q} "
 
 
-def rule_problem(item: dict, seen: set[str]) -> str:
-    """The first rule an item breaks ("" if none); adds its key to ``seen`` when kept."""
+def rule_problem(item: dict, seen: set[str], description: str | None = None) -> str:
+    """The first rule an item breaks ("" if none); adds its key to ``seen`` when kept.
+    ``description``: the entry's, to drop answers it defines (None: that rule is off)."""
     if not item.get("question", "").strip() or not item.get("answer", "").strip() or \
             not all(w.strip() for w in item.get("wrong_answers", [])):
         return "empty_field"
@@ -58,6 +75,8 @@ def rule_problem(item: dict, seen: set[str]) -> str:
         return "asks_for_a_definition"
     if answer_leaked(item["question"], item["answer"]):
         return "answer_in_question"
+    if description is not None and defined_subject(item["answer"], description):
+        return "answer_is_a_defined_subject"
     key = question_key(item["question"])
     if key in seen:
         return "duplicate_question"
