@@ -37,6 +37,9 @@ def main() -> None:
     ap.add_argument("--judge", default="lexical", choices=["lexical", "llm", "ensemble"])
     ap.add_argument("--mode", default="generate", choices=["generate", "score"])
     ap.add_argument("--threshold", type=float, default=0.5)
+    ap.add_argument("--threshold-partial", type=float, default=None,
+                    help="ensemble, score mode: the threshold for the lexical judge's partial "
+                         "matches (judge.threshold_partial)")
     ap.add_argument("--model", default="embedded", help="judge.model.name (a .gguf path works)")
     ap.add_argument("--dtype", default="float32")
     ap.add_argument("--max-new-tokens", type=int, default=96)
@@ -53,6 +56,8 @@ def main() -> None:
     cache = args.cache or os.path.join(tempfile.mkdtemp(prefix="judge-bench-"), "c.sqlite")
     cfg = load_config(None, [f"judge.name={args.judge}", f"judge.mode={args.mode}",
                              f"judge.threshold={args.threshold}",
+                             *([f"judge.threshold_partial={args.threshold_partial}"]
+                               if args.threshold_partial is not None else []),
                              f"judge.model.name={args.model}", f"judge.model.dtype={args.dtype}",
                              "judge.model.device=cpu", f"judge.batch_size={args.batch_size}",
                              f"judge.max_new_tokens={args.max_new_tokens}", f"judge.cache={cache}",
@@ -64,6 +69,7 @@ def main() -> None:
     metrics.update(
         labels=args.labels, mode=args.mode if args.judge != "lexical" else None,
         threshold=args.threshold if args.judge != "lexical" and args.mode == "score" else None,
+        threshold_partial=args.threshold_partial,
         judge_model=args.model if args.judge != "lexical" else None,
         dtype=args.dtype if args.judge != "lexical" else None,
         max_new_tokens=args.max_new_tokens if args.mode == "generate" else None,
