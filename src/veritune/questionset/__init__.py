@@ -9,8 +9,9 @@ kept only when the answer matches its standard answer, a filter that does not de
 writer's judgement of its own questions (a small writer keeps nearly all of them).
 
 The build folder holds ``entries.jsonl`` (steps 1-2), ``generated.jsonl``,
-``roundtrip.jsonl``, ``domains.jsonl`` and ``quality.jsonl`` (the LLM steps, resumable caches), then ``questions.jsonl`` (Question
-records, ready for ``veritune run``), ``dropped.jsonl`` (every dropped question and why) and
+``roundtrip.jsonl``, ``domains.jsonl`` and ``quality.jsonl`` (the LLM steps, resumable
+caches), then ``questions.jsonl`` (Question records, ready for ``veritune run``),
+``dropped.jsonl`` (every dropped question and why) and
 ``summary.json``.
 """
 
@@ -33,6 +34,12 @@ from veritune.records import Question
 
 STEP1 = ("read", "views_below_threshold", "duplicate_entry")
 STEP2 = ("description_too_short", "no_sentence_end_before_max_chars", "too_short_after_cut")
+
+
+def _dropped(candidate: dict, reason: str, reasoning: str, **extra) -> dict:
+    """The dropped.jsonl record of a candidate a later step turned down."""
+    return {**{f: candidate[f] for f in ("question", "answer", "wrong_answers", "entry_id")},
+            "reason": reason, **extra, "reasoning": reasoning}
 
 
 def excluded_keys(paths: Sequence[str | Path]) -> set[str]:
@@ -131,10 +138,8 @@ def build_dataset(entries_path: str, out_dir: str | Path, cfg: BuildConfig,
                             answers[k])
             roundtrip[j.label] += 1
             if j.label != "correct":
-                dropped.append({**{f: c[f] for f in ("question", "answer", "wrong_answers",
-                                                     "entry_id")},
-                                "reason": f"roundtrip:{j.label}", "roundtrip_answer": answers[k],
-                                "reasoning": j.rationale})
+                dropped.append(_dropped(c, f"roundtrip:{j.label}", j.rationale,
+                                        roundtrip_answer=answers[k]))
                 del candidates[k]
     seconds["roundtrip"] = round(time.perf_counter() - t, 1)
 
@@ -154,9 +159,7 @@ def build_dataset(entries_path: str, out_dir: str | Path, cfg: BuildConfig,
     for k, c in candidates.items():
         v = verdicts[k]
         if v["verdict"] not in keep_verdicts:
-            dropped.append({**{f: c[f] for f in ("question", "answer", "wrong_answers",
-                                                 "entry_id")},
-                            "reason": f"quality:{v['verdict']}", "reasoning": v["reasoning"]})
+            dropped.append(_dropped(c, f"quality:{v['verdict']}", v["reasoning"]))
             continue
         kept.append(Question(id=f"fb-{k}", question=c["question"], answers=[c["answer"]],
                              wrong_answers=c["wrong_answers"], domain=domains[k],
