@@ -147,6 +147,9 @@ def test_normalisation_helpers():
     ("the Bard of Avon", ["William Shakespeare"], "Who wrote Hamlet?", False),
     ("首都是北京。", ["北京"], "中国的首都是哪里？", True),
     ("about 2.3 billion", ["2.3 billion"], "world population in 1939", True),
+    ("The answer is ultimate ninja storm 2.", ['"The Two Students"'],
+     "what episode does pain die in naruto shippuden", False),  # "2" is not telling
+    ("2", ["two"], "how many moons does mars have", True),  # unless it is all there is
 ])
 def test_shares_a_word(statement, refs, question, shared):
     assert shares_a_word(statement, refs, question) is shared

@@ -166,15 +166,17 @@ def best_partial(statement: str, references: list[str], question: str = "") -> P
 
 def shares_a_word(statement: str, references: list[str], question: str = "") -> bool:
     """Whether ``statement`` names a content word of some reference beyond the question's own
-    words (the reference's words are kept whole when the question has them all; a misspelling
-    counts: both words of 4 letters or more, similarity at least 0.8), or, in Chinese, Japanese
-    or Korean, one of its characters: the least a judge model's ``correct`` needs to stand on
-    ("Before giving my final answer, I want to be transparent" names none)."""
+    words (the reference's words are kept whole when the question has them all; a one-character
+    word or digit counts only when the reference has nothing longer; a misspelling counts: both
+    words of 4 letters or more, similarity at least 0.8), or, in Chinese, Japanese or Korean,
+    one of its characters: the least a judge model's ``correct`` needs to stand on ("Before
+    giving my final answer, I want to be transparent" names none)."""
     said = frozenset(words(statement).content)
     asked = frozenset(words(question).content) if question else frozenset()
     for reference in references:
         r = _without(words(reference), asked, keep_all=True)
-        if any(_alike(a, b) for a in said for b in r.content):
+        telling = [w for w in r.content if len(w) > 1] or r.content  # "2" of "The Two Students"
+        if any(_alike(a, b) for a in said for b in telling):
             return True
         if any(ch in statement for ch in _cjk(reference) - frozenset(question)):
             return True
