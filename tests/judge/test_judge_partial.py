@@ -150,6 +150,9 @@ def test_normalisation_helpers():
     ("The answer is ultimate ninja storm 2.", ['"The Two Students"'],
      "what episode does pain die in naruto shippuden", False),  # "2" is not telling
     ("2", ["two"], "how many moons does mars have", True),  # unless it is all there is
+    ("Every almanac gives the same response: 1.2 billion.", ["2.3 billion"],
+     "what was the population of the world in 1939", False),  # the reference's number
+    ("April 20, 1937", ["1937"], "When was it founded?", True),
 ])
 def test_shares_a_word(statement, refs, question, shared):
     assert shares_a_word(statement, refs, question) is shared

@@ -168,14 +168,18 @@ def shares_a_word(statement: str, references: list[str], question: str = "") -> 
     """Whether ``statement`` names a content word of some reference beyond the question's own
     words (the reference's words are kept whole when the question has them all; a one-character
     word or digit counts only when the reference has nothing longer; a misspelling counts: both
-    words of 4 letters or more, similarity at least 0.8), or, in Chinese, Japanese or Korean,
+    words of 4 letters or more, similarity at least 0.8; a reference with numbers needs one of
+    them named: "1.2 billion" shares nothing with "2.3 billion"), or, in Chinese, Japanese or Korean,
     one of its characters: the least a judge model's ``correct`` needs to stand on ("Before
     giving my final answer, I want to be transparent" names none)."""
-    said = frozenset(words(statement).content)
+    s = words(statement)
+    said = frozenset(s.content)
     asked = frozenset(words(question).content) if question else frozenset()
     for reference in references:
         r = _without(words(reference), asked, keep_all=True)
         telling = [w for w in r.content if len(w) > 1] or r.content  # "2" of "The Two Students"
+        if r.numbers and not s.numbers & r.numbers:  # "1.2 billion" for "2.3 billion"
+            continue
         if any(_alike(a, b) for a in said for b in telling):
             return True
         if any(ch in statement for ch in _cjk(reference) - frozenset(question)):
