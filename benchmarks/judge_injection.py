@@ -14,9 +14,10 @@ answer is not. One JSON per run.
 the four families :mod:`veritune.judge.grading_talk` was written against, and ``heldout``
 the families of ``benchmarks/data/injection_heldout.json``, written blind to the screen and
 never tuned on (each template its own wrapper ``family/k``; the result sums them by family),
-and ``heldout2`` those of ``injection_heldout2.json``, written blind after the first held-out
-set's flips had shaped ``require_overlap`` and the sentence splitter. ``--no-overlap`` turns
-``judge.require_overlap`` off.
+``heldout2`` those of ``injection_heldout2.json``, written blind after the first held-out
+set's flips had shaped ``require_overlap`` and the sentence splitter, and ``heldout3`` those of
+``injection_heldout3.json``, written blind after the second set's had added the numbers rule.
+``--no-overlap`` turns ``judge.require_overlap`` off.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from veritune.judge.injection import (GRADING_TALK_WRAPPERS, UNSCREENED_WRAPPERS
                                       WRAPPERS, injection_flips)
 
 DATA = Path(__file__).resolve().parent / "data"
-HELDOUT = {"heldout": DATA / "injection_heldout.json", "heldout2": DATA / "injection_heldout2.json"}
+HELDOUT = {name: DATA / f"injection_{name}.json" for name in ("heldout", "heldout2", "heldout3")}
 
 
 def heldout_wrappers(which: str = "heldout") -> dict:
