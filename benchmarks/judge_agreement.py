@@ -46,6 +46,7 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--limit", type=int, default=None, help="seeded subsample of N items")
     ap.add_argument("--definite-only", action="store_true")
+    ap.add_argument("--no-overlap", action="store_true", help="judge.require_overlap=false")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--cache", default=None, help="verdict cache (default: a fresh one)")
     ap.add_argument("--examples", default=None, help="also write the per-item verdicts here")
@@ -61,6 +62,7 @@ def main() -> None:
                              f"judge.model.name={args.model}", f"judge.model.dtype={args.dtype}",
                              "judge.model.device=cpu", f"judge.batch_size={args.batch_size}",
                              f"judge.max_new_tokens={args.max_new_tokens}", f"judge.cache={cache}",
+                             f"judge.require_overlap={not args.no_overlap}",
                              f"runs_dir={tempfile.mkdtemp(prefix='judge-run-')}"])
     start = time.perf_counter()
     judge = build_judge(cfg, [q for q, _, _ in items])
@@ -70,6 +72,7 @@ def main() -> None:
         labels=args.labels, mode=args.mode if args.judge != "lexical" else None,
         threshold=args.threshold if args.judge != "lexical" and args.mode == "score" else None,
         threshold_partial=args.threshold_partial,
+        require_overlap=not args.no_overlap if args.judge != "lexical" else None,
         judge_model=args.model if args.judge != "lexical" else None,
         dtype=args.dtype if args.judge != "lexical" else None,
         max_new_tokens=args.max_new_tokens if args.mode == "generate" else None,

@@ -13,7 +13,11 @@ answer is not. One JSON per run.
 ``--wrappers unscreened`` uses the wrappers written after the first screen, ``grading_talk``
 the four families :mod:`veritune.judge.grading_talk` was written against, and ``heldout``
 the families of ``benchmarks/data/injection_heldout.json``, written blind to the screen and
-never tuned on (each template its own wrapper ``family/k``; the result sums them by family).
+never tuned on (each template its own wrapper ``family/k``; the result sums them by family),
+``heldout2`` those of ``injection_heldout2.json``, written blind after the first held-out
+set's flips had shaped ``require_overlap`` and the sentence splitter, and ``heldout3`` those of
+``injection_heldout3.json``, written blind after the second set's had added the numbers rule.
+``--no-overlap`` turns ``judge.require_overlap`` off.
 """
 
 from __future__ import annotations
@@ -36,11 +40,12 @@ from veritune.judge.bench import load_labels, subsample  # noqa: E402
 from veritune.judge.injection import (GRADING_TALK_WRAPPERS, UNSCREENED_WRAPPERS,  # noqa: E402
                                       WRAPPERS, injection_flips)
 
-HELDOUT = Path(__file__).resolve().parent / "data" / "injection_heldout.json"
+DATA = Path(__file__).resolve().parent / "data"
+HELDOUT = {name: DATA / f"injection_{name}.json" for name in ("heldout", "heldout2", "heldout3")}
 
 
-def heldout_wrappers() -> dict:
-    families = json.loads(HELDOUT.read_text(encoding="utf-8"))["families"]
+def heldout_wrappers(which: str = "heldout") -> dict:
+    families = json.loads(HELDOUT[which].read_text(encoding="utf-8"))["families"]
     return {f"{family}/{k}": (lambda c, t=t: t.format(answer=c))
             for family, templates in families.items() for k, t in enumerate(templates)}
 
@@ -66,11 +71,12 @@ def main() -> None:
     ap.add_argument("--answers", type=int, default=None, help="seeded subsample of answers")
     ap.add_argument("--wrappers", default="all", help="all | unscreened | comma-separated")
     ap.add_argument("--no-screen", action="store_true")
+    ap.add_argument("--no-overlap", action="store_true", help="judge.require_overlap=false")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--cache", default=None)
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
-    names = heldout_wrappers() if args.wrappers == "heldout" else {
+    names = heldout_wrappers(args.wrappers) if args.wrappers in HELDOUT else {
         "all": list(WRAPPERS), "unscreened": list(UNSCREENED_WRAPPERS),
         "grading_talk": list(GRADING_TALK_WRAPPERS)}.get(args.wrappers) or \
         args.wrappers.split(",")
@@ -84,6 +90,8 @@ def main() -> None:
             f"runs_dir={tempfile.mkdtemp(prefix='judge-run-')}"]
     if args.threshold_partial is not None:
         sets.append(f"judge.threshold_partial={args.threshold_partial}")
+    if args.no_overlap:
+        sets.append("judge.require_overlap=false")
     judge = build_judge(load_config(None, sets), [])
     llm = getattr(judge, "llm", judge)
     if args.no_screen and hasattr(llm, "screen"):
@@ -96,6 +104,7 @@ def main() -> None:
                   threshold=args.threshold if args.judge != "lexical" else None,
                   threshold_partial=args.threshold_partial,
                   screen=None if args.judge == "lexical" else not args.no_screen,
+                  require_overlap=None if args.judge == "lexical" else not args.no_overlap,
                   judge_model=args.model if args.judge != "lexical" else None,
                   answers_of={"incorrect_in_labels": len(wrong), "drawn": len(items),
                               "seed": args.seed},

@@ -291,7 +291,9 @@ def test_capital_named_like_its_country(response, label):
 
 @pytest.mark.parametrize("text", ["roger l. jackson", "around 1. 8 billion",
                                   "hk $ 34. 50 per hour", "no. 21 red label", "c. 400 BCE",
-                                  "g. h. hardy"])
+                                  "g. h. hardy",
+                                  "The textbook (3rd ed., ch. 7, p. 212) says it is Lyon.",
+                                  "See fig. 2 and sec. 4 for the map of Lyon."])
 def test_a_period_inside_one_statement_does_not_split_it(text):
     """Lowercased and tokenized answers (the shared EfficientQA half): initials, spaced
     decimals, "no. 21", "c. 400"."""

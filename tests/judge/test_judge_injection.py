@@ -44,7 +44,8 @@ def test_a_careful_judge_model_is_never_flipped(mode):
 
 @pytest.mark.parametrize("mode", ["generate", "score"])
 def test_the_count_sees_a_gullible_judge_model_flip(mode):
-    judge = LLMJudge(ScriptedJudgeModel(gullible=True), mode=mode, screen=False)
+    judge = LLMJudge(ScriptedJudgeModel(gullible=True), mode=mode, screen=False,
+                     require_overlap=False)
     result = injection_flips(judge, WRONG, list(WRAPPERS))
     assert result["flips"] > 0
     assert result["flips"] == sum(r["flips"] for r in result["per_wrapper"].values())
@@ -53,10 +54,19 @@ def test_the_count_sees_a_gullible_judge_model_flip(mode):
 
 
 @pytest.mark.parametrize("mode", ["generate", "score"])
+def test_a_gullible_judge_model_needs_a_word_of_the_reference(mode):
+    """Screen off, ``require_overlap`` on: a wrong answer names no word of the reference, so
+    no wrapper buys it a ``correct`` however gullible the judge model."""
+    judge = LLMJudge(ScriptedJudgeModel(gullible=True), mode=mode, screen=False)
+    assert injection_flips(judge, WRONG, [*WRAPPERS, *UNSCREENED_WRAPPERS])["flips"] == 0
+
+
+@pytest.mark.parametrize("mode", ["generate", "score"])
 def test_the_judge_model_sees_the_answer_statement_only(mode):
     """Screen off: a verdict after the answer never reaches the model, so even a gullible
-    one is not swayed by it."""
-    judge = LLMJudge(ScriptedJudgeModel(gullible=True), mode=mode, screen=False)
+    one is not swayed by it (``require_overlap`` off, so the statement alone holds it)."""
+    judge = LLMJudge(ScriptedJudgeModel(gullible=True), mode=mode, screen=False,
+                     require_overlap=False)
     result = injection_flips(judge, WRONG, ["verdict_line", "final_judgment"])
     assert result["flips"] == 0
 
@@ -64,9 +74,10 @@ def test_the_judge_model_sees_the_answer_statement_only(mode):
 @pytest.mark.parametrize("mode", ["generate", "score"])
 def test_the_screen_holds_off_a_gullible_judge_model(mode):
     engine = ScriptedJudgeModel(gullible=True)
-    llm = LLMJudge(engine, mode=mode)
+    llm = LLMJudge(engine, mode=mode, require_overlap=False)  # the screen alone
     assert injection_flips(llm, WRONG, list(WRAPPERS))["flips"] == 0
-    ensemble = EnsembleJudge(LexicalJudge(), LLMJudge(ScriptedJudgeModel(True), mode=mode))
+    ensemble = EnsembleJudge(LexicalJudge(), LLMJudge(ScriptedJudgeModel(True), mode=mode,
+                                                      require_overlap=False))
     assert injection_flips(ensemble, WRONG, list(WRAPPERS))["flips"] == 0
     seen = engine.seen
     verdict = llm.judge(FRANCE, wrap("Lyon", "chat_role"))

@@ -75,7 +75,7 @@ def test_fence_breaks_markers_and_chat_tokens():
                                               (0.95, ["incorrect", "incorrect"]),
                                               (0.1, ["correct", "correct"])])
 def test_score_mode_applies_the_threshold(threshold, labels):
-    judge = LLMJudge(ScoringEngine(), mode="score", threshold=threshold)
+    judge = LLMJudge(ScoringEngine(), mode="score", threshold=threshold, require_overlap=False)
     got = judge.judge_many([(Q, "Canberra"), (Q, "Sydney")])
     assert [j.label for j in got] == labels
     assert "P(correct) = 0.9000" in got[0].rationale and judge.calls == 2

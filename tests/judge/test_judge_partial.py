@@ -9,7 +9,8 @@ import pytest
 
 from veritune.judge import LexicalJudge
 from veritune.judge.normalize import normalize, repair
-from veritune.judge.partial import best_partial, fold, number_conflict, partial_match
+from veritune.judge.partial import (best_partial, fold, number_conflict, partial_match,
+                                    shares_a_word)
 from veritune.records import Question
 
 
@@ -131,3 +132,27 @@ def test_normalisation_helpers():
     assert normalize("millions of people") == "millions of people"
     assert normalize("2.5 billion") == "2500000000"
     assert normalize("three hundred thousand") == "300000"
+
+
+@pytest.mark.parametrize("statement, refs, question, shared", [
+    ("Canberra is the capital.", ["Canberra"], "What is the capital of Australia?", True),
+    ("Canberrra.", ["Canberra"], "What is the capital of Australia?", True),  # misspelt
+    ("Before giving my final answer, I want to be transparent about my process.",
+     ["2.3 billion"], "what was the population of the world in 1939", False),
+    ("Thank you for the question, I'm happy to help!", ["Canberra"],
+     "What is the capital of Australia?", False),
+    ("The capital of Australia is a city.", ["Canberra"], "What is the capital of Australia?",
+     False),  # the question's own words are not the reference's
+    ("Paris", ["Paris"], "Is Paris the capital of France?", True),  # all in the question
+    ("the Bard of Avon", ["William Shakespeare"], "Who wrote Hamlet?", False),
+    ("首都是北京。", ["北京"], "中国的首都是哪里？", True),
+    ("about 2.3 billion", ["2.3 billion"], "world population in 1939", True),
+    ("The answer is ultimate ninja storm 2.", ['"The Two Students"'],
+     "what episode does pain die in naruto shippuden", False),  # "2" is not telling
+    ("2", ["two"], "how many moons does mars have", True),  # unless it is all there is
+    ("Every almanac gives the same response: 1.2 billion.", ["2.3 billion"],
+     "what was the population of the world in 1939", False),  # the reference's number
+    ("April 20, 1937", ["1937"], "When was it founded?", True),
+])
+def test_shares_a_word(statement, refs, question, shared):
+    assert shares_a_word(statement, refs, question) is shared

@@ -148,3 +148,29 @@ def test_config_builds_each_judge(tmp_path):
     assert isinstance(llm, LLMJudge) and llm.engine.model_name == "judge-model"
     assert (tmp_path / "run" / "judge_cache.sqlite").exists()
     assert isinstance(judge_for("ensemble"), EnsembleJudge)
+
+
+class AlwaysYes:
+    """A judge model that calls every candidate correct (P 0.9), as a small one does with
+    sentences that answer nothing."""
+
+    name, model_name = "scripted", "always-yes"
+
+    def choice_logprobs(self, prompts, choices):
+        import math
+        return [[math.log(0.9), math.log(0.1)] for _ in prompts]
+
+
+@pytest.mark.parametrize("require_overlap, labels", [
+    (True, ["correct", "incorrect", "correct", "incorrect"]),
+    (False, ["correct", "correct", "correct", "correct"]),
+])
+def test_a_judge_models_correct_needs_a_word_of_the_reference(require_overlap, labels):
+    judge = LLMJudge(AlwaysYes(), mode="score", require_overlap=require_overlap)
+    padded = ("Before giving my final answer, I want to be transparent about my process. "
+              "After checking, my final answer is: Sydney")
+    items = [(Q, "Canberra"), (Q, padded), (Q, "Canberrra."), (Q, "Thanks, happy to help!")]
+    got = judge.judge_many(items)
+    assert [j.label for j in got] == labels
+    if require_overlap:
+        assert "require_overlap" in got[1].rationale and got[1].score == pytest.approx(0.9)

@@ -85,9 +85,8 @@ class ModelConfig:
     vllm: dict[str, Any] | None = opt(None, "engine vllm: arguments for vllm.LLM, e.g. "
                                       "{tensor_parallel_size: 8, gpu_memory_utilization: 0.9}")
     dola_layers: Literal["off", "low", "high"] = opt(
-        "off", "engine hf: DoLa decoding (Chuang et al. 2024) for greedy answers (evaluation), "
-        "contrasting the final layer with the lower or upper half's most different early "
-        "layer; sampling is unchanged")
+        "off", "engine hf: DoLa decoding (Chuang et al. 2024) of greedy answers, the final "
+        "layer against the lower or upper half's most different early layer; not sampling")
 
     def __post_init__(self):
         if self.dola_layers != "off" and self.engine != "hf":
@@ -175,10 +174,12 @@ class JudgeConfig:
         "verbatim (Wei et al. 2024; a reply of A, B or C)")
     threshold: float = opt(0.5, "mode score: correct when P(correct) >= threshold",
                            check=within(0.0, 1.0, low_open=True, high_open=True))
-    threshold_partial: float | None = opt(
-        None, "ensemble, mode score: the threshold for answers the lexical judge gave partial "
-        "credit (unset: threshold)", check=within(0.0, 1.0, low_open=True, high_open=True))
+    threshold_partial: float | None = opt(None, "ensemble, mode score: the threshold where the "
+                                          "lexical judge gave partial credit (unset: threshold)",
+                                          check=within(0.0, 1.0, low_open=True, high_open=True))
     batch_size: int = opt(8, "answers a judge call", check=positive)
+    require_overlap: bool = opt(True, "llm, ensemble: a judge model's correct needs a word of "
+                                "a reference in the answer statement (false: a strong judge)")
 
     def describe(self) -> str:
         """One line for reports: "lexical", "ensemble (MODEL, score mode, threshold 0.75)"."""
@@ -194,8 +195,7 @@ class JudgeConfig:
 
 @section('pairs')
 class PairsConfig:
-    max_pairs_per_question: int = opt(4, "K: at most this many pairs a question",
-                                      check=positive)
+    max_pairs_per_question: int = opt(4, "K: at most this many pairs a question", check=positive)
     chosen: Literal["concise", "random"] = opt("concise", "concise: shortest correct answers "
                                                "first; random")
     drop_truncated: bool = opt(True, "answers that hit max_new_tokens never become chosen")

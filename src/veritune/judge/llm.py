@@ -20,8 +20,13 @@ P(C)), ``correct`` at ``threshold``, else the likelier of B and C.
 
 Before either, ``screen`` (on by default) gives ``incorrect`` to an answer that holds text
 addressed to the judge (a verdict line, chat-role text, "ignore the instructions", ...; see
-:mod:`veritune.judge.injection`) without asking the model. The prompts are in
-:mod:`veritune.judge.templates`.
+:mod:`veritune.judge.injection`) without asking the model. After either, ``require_overlap``
+(on by default) turns a ``correct`` into ``incorrect`` when the answer statement names no
+content word of any reference beyond the question's own: a small judge model calls sentences
+that answer nothing ("Before giving my final answer, I want to be transparent about my
+process.") correct, and a policy trained on its verdicts would learn to write them. Turn it
+off for a judge model strong enough to accept paraphrases ("the Bard of Avon" for
+"Shakespeare"). The prompts are in :mod:`veritune.judge.templates`.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from veritune.errors import VerituneError
 from veritune.judge.base import Judgement
 from veritune.judge.injection import addressed_to_judge, screened
 from veritune.judge.lexical import answer_statement
+from veritune.judge.partial import shares_a_word
 from veritune.judge.templates import (PROMPT_VERSION, PROMPTS, SCORE_CHOICES, SIMPLEQA_CHOICES,
                                       SIMPLEQA_LABELS, build_prompt, input_tag)
 from veritune.progress import progress
@@ -135,7 +141,8 @@ class LLMJudge:
 
     def __init__(self, engine: Engine, cache: JudgeCache | None = None,
                  max_new_tokens: int = 256, batch_size: int = 8, mode: str = "generate",
-                 threshold: float = 0.5, screen: bool = True, prompt: str = "veritune"):
+                 threshold: float = 0.5, screen: bool = True, prompt: str = "veritune",
+                 require_overlap: bool = True):
         if mode not in MODES:
             raise VerituneError(f"unknown judge mode {mode!r}; modes: {', '.join(MODES)}")
         if prompt not in PROMPTS:
@@ -145,6 +152,7 @@ class LLMJudge:
         self.engine, self.cache = engine, cache
         self.max_new_tokens, self.batch_size = max_new_tokens, batch_size
         self.mode, self.threshold, self.screen = mode, threshold, screen
+        self.require_overlap = require_overlap
         self.calls = 0  # items sent to the engine (cache hits cost none)
         if mode == "score" and not hasattr(engine, "choice_logprobs"):
             raise VerituneError(f"judge.mode: score needs an engine with choice_logprobs; "
@@ -155,7 +163,8 @@ class LLMJudge:
         """The judge ``judge_cfg`` (the ``judge:`` section) describes, on ``engine``."""
         return cls(engine, cache=cache, max_new_tokens=judge_cfg.max_new_tokens,
                    batch_size=judge_cfg.batch_size, mode=judge_cfg.mode,
-                   threshold=judge_cfg.threshold, prompt=judge_cfg.prompt)
+                   threshold=judge_cfg.threshold, prompt=judge_cfg.prompt,
+                   require_overlap=judge_cfg.require_overlap)
 
     def usage(self) -> dict:
         """Answers sent to the judge model (cache hits are free), and the mode."""
@@ -216,6 +225,8 @@ class LLMJudge:
                 bar.update(len(chunk))
         if bar:
             bar.close()
+        if self.require_overlap:
+            out = [_unsupported(j, q, r) for j, (q, r) in zip(out, shown)]
         return out  # type: ignore[return-value]
 
     def _generate(self, prompts, items) -> list[tuple[Judgement, None]]:
@@ -244,3 +255,13 @@ def _not_attempted(cached: Judgement) -> float | None:
     with (the cache's one number is P(correct), so a new threshold costs nothing)."""
     m = re.search(r"P\(not attempted\) = ([0-9.]+)", cached.rationale)
     return float(m.group(1)) if m else None
+
+
+def _unsupported(judgement: Judgement, question: Question, statement: str) -> Judgement:
+    """``judgement``, unless it is ``correct`` for a statement that names no word of any
+    reference: then ``incorrect`` (``require_overlap``)."""
+    if judgement.label != "correct" or shares_a_word(statement, list(question.answers),
+                                                      question.question):
+        return judgement
+    return Judgement("incorrect", f"{judgement.rationale}; the answer statement names no word "
+                                  "of a reference (require_overlap)", score=judgement.score)

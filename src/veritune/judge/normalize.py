@@ -210,15 +210,15 @@ def _is_abbreviation(before: str) -> bool:
 
 def _runs_on(before: str, after: str, lowercase: bool) -> bool:
     """Whether a period between ``before`` and ``after`` sits inside one statement: a number
-    written "1. 8" or "34. 50", "no. 21" or "c. 400", an initial of lowercased text
-    ("roger l. jackson")."""
+    written "1. 8" or "34. 50", a reference's number ("no. 21", "c. 400", "ch. 7", "fig. 2",
+    "3rd ed. 1999"), an initial of lowercased text ("roger l. jackson")."""
     last = (before.split() or [""])[-1].lstrip("([\"'")
     if re.match(r"\s?\d", after) and (last[-1:].isdigit() or last.casefold() in _NUMBERED):
         return True
     return lowercase and bool(re.fullmatch(r"[a-z]", last))
 
 
-_NUMBERED = frozenset("no nos c ca vol pp p".split())
+_NUMBERED = frozenset("no nos c ca vol vols pp p ch chap sec fig eq art para pt bk ed".split())
 
 
 def split_sentences(text: str) -> list[str]:

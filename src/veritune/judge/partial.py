@@ -25,9 +25,10 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 from functools import lru_cache
 
-from veritune.judge.normalize import normalize
+from veritune.judge.normalize import has_cjk, normalize
 
 STOP_WORDS = frozenset(
     "a an the of in on at to for from by with and or as is was are were be been its it this "
@@ -161,3 +162,35 @@ def best_partial(statement: str, references: list[str], question: str = "") -> P
     found = [p for ref in references if (p := partial_match(statement, ref, question))]
     rank = {"form": 2, "date": 1}
     return max(found, key=lambda p: (rank.get(p.kind, 0), p.score), default=None)
+
+
+def shares_a_word(statement: str, references: list[str], question: str = "") -> bool:
+    """Whether ``statement`` names a content word of some reference beyond the question's own
+    words (the reference's words are kept whole when the question has them all; a one-character
+    word or digit counts only when the reference has nothing longer; a misspelling counts: both
+    words of 4 letters or more, similarity at least 0.8; a reference with numbers needs one of
+    them named: "1.2 billion" shares nothing with "2.3 billion"), or, in Chinese, Japanese or Korean,
+    one of its characters: the least a judge model's ``correct`` needs to stand on ("Before
+    giving my final answer, I want to be transparent" names none)."""
+    s = words(statement)
+    said = frozenset(s.content)
+    asked = frozenset(words(question).content) if question else frozenset()
+    for reference in references:
+        r = _without(words(reference), asked, keep_all=True)
+        telling = [w for w in r.content if len(w) > 1] or r.content  # "2" of "The Two Students"
+        if r.numbers and not s.numbers & r.numbers:  # "1.2 billion" for "2.3 billion"
+            continue
+        if any(_alike(a, b) for a in said for b in telling):
+            return True
+        if any(ch in statement for ch in _cjk(reference) - frozenset(question)):
+            return True
+    return False
+
+
+def _alike(a: str, b: str) -> bool:
+    return a == b or (min(len(a), len(b)) >= 4 and
+                      SequenceMatcher(None, a, b, autojunk=False).ratio() >= 0.8)
+
+
+def _cjk(text: str) -> frozenset[str]:
+    return frozenset(ch for ch in text if has_cjk(ch))

@@ -30,7 +30,7 @@ ADDED_LATER: dict[str, frozenset[str]] = {
     "ModelConfig": frozenset({"vllm", "dola_layers"}),
     "DataConfig": frozenset({"seed", "test_source", "test_format", "max_test"}),
     "JudgeConfig": frozenset({"mode", "prompt", "threshold", "threshold_partial",
-                             "batch_size"}),
+                             "batch_size", "require_overlap"}),
     "PairsConfig": frozenset({"abstain", "abstain_text"}),
     "AnchorConfig": frozenset({"backward"}),
     "LoraConfig": frozenset({"save"}),
