@@ -174,3 +174,14 @@ def test_a_judge_models_correct_needs_a_word_of_the_reference(require_overlap, l
     assert [j.label for j in got] == labels
     if require_overlap:
         assert "require_overlap" in got[1].rationale and got[1].score == pytest.approx(0.9)
+
+
+def test_the_ensembles_partial_threshold_keeps_the_overlap_rule():
+    """A partial lexical match sends the answer to the LLM with the low partial threshold; an
+    LLM verdict vetoed by require_overlap stays incorrect there too."""
+    q = Question(id="x", question="what are the regions of the electromagnetic spectrum",
+                 answers=["X-ray radiation"])  # "x bands": token overlap via the one letter x
+    judge = EnsembleJudge(LexicalJudge(), LLMJudge(AlwaysYes(), mode="score"),
+                          partial_threshold=0.05)
+    assert LexicalJudge().judge(q, "x bands").label == "correct"  # partial credit
+    assert judge.judge(q, "x bands").label == "incorrect"

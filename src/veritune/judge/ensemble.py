@@ -17,7 +17,7 @@ from typing import Sequence
 
 from veritune.judge.base import Judge, Judgement
 from veritune.judge.lexical import LexicalJudge
-from veritune.judge.llm import LLMJudge
+from veritune.judge.llm import VETO, LLMJudge
 from veritune.records import Question
 
 
@@ -51,7 +51,9 @@ class EnsembleJudge:
             out[i] = Judgement(j.label, f"llm: {j.rationale}", score=j.score)
             if self.partial_threshold is not None and j.score is not None \
                     and first[i].label == "correct":  # the lexical judge gave partial credit
-                label = "correct" if j.score >= self.partial_threshold else "incorrect"
+                vetoed = j.rationale.endswith(VETO)  # require_overlap holds here too
+                label = "correct" if j.score >= self.partial_threshold and not vetoed \
+                    else "incorrect"
                 out[i] = Judgement(label, f"llm: {j.rationale}; partial lexical match, "
                                           f"threshold {self.partial_threshold}", score=j.score)
         self.decided["lexical"] += len(items) - len(unsure)

@@ -55,6 +55,7 @@ __all__ = ["JudgeCache", "LLMJudge", "MODES", "build_prompt", "input_tag", "pars
            "parse_verdict"]
 
 MODES = ("generate", "score")
+VETO = "the answer statement names no word of a reference (require_overlap)"
 LABELS = {"CORRECT": "correct", "INCORRECT": "incorrect", "NOT_ATTEMPTED": "not_attempted"}
 
 
@@ -263,5 +264,4 @@ def _unsupported(judgement: Judgement, question: Question, statement: str) -> Ju
     if judgement.label != "correct" or shares_a_word(statement, list(question.answers),
                                                       question.question):
         return judgement
-    return Judgement("incorrect", f"{judgement.rationale}; the answer statement names no word "
-                                  "of a reference (require_overlap)", score=judgement.score)
+    return Judgement("incorrect", f"{judgement.rationale}; {VETO}", score=judgement.score)
