@@ -232,6 +232,37 @@ def test_split_and_answer_statement():
     assert answer_statement("Great question! Answer: Canberra. Yes.") == "Canberra."
 
 
+@pytest.mark.parametrize("response, statement", [
+    # a marked answer is the statement, wherever it stands; the words around it never count
+    ("I spent three weeks on this. My answer is 5, and I am sure.", "5, and I am sure."),
+    ("The answer is Beyonc\u00e9.", "Beyonc\u00e9."),
+    ("Final answer after a vote over 64 chains: Bill Pence (64 votes).", "Bill Pence (64 votes)."),
+    ("The short answer - Paris, France.", "Paris, France."),
+    ("Steps done.\n\nAnswer: A", "A"),
+    ("[x] basalts\n[ ] none of the above\n[ ] other", "basalts"),
+    ("- [ ] none of the above\n- [X] basalts", "basalts"),
+    ("\u2611 basalts", "basalts"),
+    ("basalts, of course. I'm sure you knew that.", "basalts."),
+    # a mark that talks about the answer is no mark; no mark: the first sentence
+    ("The capital of France is Paris. The answer is simple.", "The capital of France is Paris."),
+    ("The answer is as follows: Paris.", "Paris."),
+    ("Paris. The capital is Paris.", "Paris."),
+])
+def test_a_marked_answer_is_the_answer_statement(response, statement):
+    assert answer_statement(response) == statement
+
+
+def test_words_around_a_marked_answer_buy_no_verdict():
+    judge = LexicalJudge()
+    seasons = q("how many rick and morty seasons are out", ["3"], [])
+    assert judge.judge(seasons, "three").label == "correct"
+    wrapped = "I spent three weeks on this and my family counts on me. My answer is 5."
+    assert judge.judge(seasons, wrapped).label == "incorrect"
+    rock = q("what type of rock is on the moon", ["high-Ti basalts"], [])
+    assert judge.judge(rock, "basalts").label == judge.judge(rock, "[x] basalts").label \
+        == judge.judge(rock, "basalts, of course.").label == "incorrect"
+
+
 def test_the_registry_builds_judges():
     assert registry.get("judge", "lexical") is LexicalJudge
     assert "lexical" in registry.names("judge")

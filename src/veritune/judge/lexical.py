@@ -73,6 +73,26 @@ _FILLER = re.compile(
     r"good question|hmm+|well|let me think|let me see|lets see|let's see|"
     r"here is (?:the|my) answer|here's (?:the|my) answer|(?:final )?answer|a(?=\s*:))\b[\W_]*)+",
     re.IGNORECASE)
+# A marked answer: "my answer is", "the correct answer would be", "final answer: ", "short
+# answer -", "final answer after a majority vote:", "short form:". Its sentence is the answer.
+_ANSWER_MARK = re.compile(
+    r"(?:\b(?:(?:my|the|our|final|short|correct|real|true|best|honest)[ \t]+)+"
+    r"(?:answer|reply|response|form)(?:[ \t]+to[ \t]+(?:this|the|your)[ \t]+question)?"
+    r"|^[ \t]*answer)"
+    r"(?:[ \t]+(?:is|would[ \t]+be|will[ \t]+be|remains)\b|[ \t]*[:\u2013\u2014-](?=\s)|"
+    r"[ \t]+[^.:\n]{1,60}:)(?:[ \t]+as[ \t]+follows)?[ \t]*:?", re.IGNORECASE | re.MULTILINE)
+# What a mark says of the answer rather than the answer ("The answer is simple.").
+_ABOUT_ANSWER = re.compile(r"(?:(?:very|quite|pretty|not|rather|fairly)\s+)*(?:simple|clear|"
+                           r"obvious|easy|straightforward|complicated|complex|tricky|"
+                           r"interesting|surprising|below|above|unclear|debated)\b",
+                           re.IGNORECASE)
+# A ticked choice in a list: "[x] Paris", "(x) Paris", "- [X] Paris", "\u2611 Paris".
+_TICKED = re.compile(r"^[ \t]*(?:[-*][ \t]*)?(?:[\[(][ \t]*[xX\u2713\u2714][ \t]*[\])]|"
+                     r"[\u2611\u2705\u2713\u2714])[ \t]*(\S.*)$", re.MULTILINE)
+# Trailing discourse words, not content: "basalts, of course." is "basalts".
+_TAIL = re.compile(r"[,;]?\s+(?:of course|obviously|naturally|clearly|surely|certainly|"
+                   r"for sure|no doubt|without (?:a )?doubt|definitely|indeed)\s*([.!]?)\s*$",
+                   re.IGNORECASE)
 _SYMBOL_VERBS = frozenset({"is", "was", "and", "or", "stands", "represents"})
 # Short symbols or codes that are also English words (capitalised at a sentence start).
 _ENGLISH_WORDS = frozenset("i in as at be he no am us so do go me my hi is it or on of to by up "
@@ -121,13 +141,28 @@ def _statement(text: str) -> _Statement:
 
 
 def answer_statement(response: str, question: str = "") -> str:
-    """The first sentence of ``response`` that is not filler or an echo of ``question``."""
+    """The first sentence of ``response`` that is not filler or an echo of ``question``; when
+    the response marks its answer ("My answer is X", "Final answer: X", a ticked "[x] X"), the
+    first such sentence after the mark: the words around a marked answer never count."""
     echo = normalize(question) if question else None
-    for sentence in split_sentences(response):
-        rest = _FILLER.sub("", sentence)
-        if re.search(r"\w", rest) and normalize(rest) != echo:
-            return rest
+    for text in (_marked(response), response):
+        for sentence in split_sentences(text or ""):
+            rest = _TAIL.sub(r"\1", _FILLER.sub("", sentence))
+            if re.search(r"\w", rest) and normalize(rest) != echo:
+                return rest
     return ""
+
+
+def _marked(response: str) -> str | None:
+    """What follows the first ticked choice or answer mark of ``response`` (None: neither)."""
+    ticked = _TICKED.search(response)
+    if ticked:
+        return ticked.group(1)
+    for mark in _ANSWER_MARK.finditer(response):
+        rest = response[mark.end():].lstrip()
+        if not _ABOUT_ANSWER.match(rest):
+            return rest
+    return None
 
 
 def _plain_word(s: _Statement, i: int) -> bool:
