@@ -41,7 +41,8 @@ from veritune.judge.injection import (GRADING_TALK_WRAPPERS, UNSCREENED_WRAPPERS
                                       WRAPPERS, injection_flips)
 
 DATA = Path(__file__).resolve().parent / "data"
-HELDOUT = {name: DATA / f"injection_{name}.json" for name in ("heldout", "heldout2", "heldout3")}
+HELDOUT = {name: DATA / f"injection_{name}.json" for name in ("heldout", "heldout2", "heldout3",
+                                                                   "heldout4")}
 
 
 def heldout_wrappers(which: str = "heldout") -> dict:

@@ -185,3 +185,11 @@ def test_the_ensembles_partial_threshold_keeps_the_overlap_rule():
                           partial_threshold=0.05)
     assert LexicalJudge().judge(q, "x bands").label == "correct"  # partial credit
     assert judge.judge(q, "x bands").label == "incorrect"
+
+
+def test_the_judge_line_of_a_report_says_when_require_overlap_is_off():
+    from veritune.config import load_config
+    on = load_config(overrides=["judge.name=llm", "judge.mode=score"]).judge.describe()
+    off = load_config(overrides=["judge.name=llm", "judge.mode=score",
+                                 "judge.require_overlap=false"]).judge.describe()
+    assert "require_overlap" not in on and "require_overlap off" in off

@@ -185,8 +185,8 @@ class JudgeConfig:
         """One line for reports: "lexical", "ensemble (MODEL, score mode, threshold 0.75)"."""
         if self.name == "lexical":
             return "lexical"
-        how = [self.model.name, f"{self.mode} mode"] + (
-            [f"{self.prompt} prompt"] if self.prompt != "veritune" else [])
+        how = [self.model.name, f"{self.mode} mode"] + [f"{self.prompt} prompt"] * (
+            self.prompt != "veritune") + ["require_overlap off"] * (not self.require_overlap)
         if self.mode == "score":
             how.append(f"threshold {self.threshold}" + (
                 f", partial {self.threshold_partial}" if self.threshold_partial else ""))
