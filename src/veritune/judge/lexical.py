@@ -8,7 +8,13 @@ or hedging. Rules, in order:
    Leading filler ("Sure!", "Great question.", "Answer:", "A:", "Okay,") is removed and
    filler-only sentences, and an echo of the question, are skipped. The first sentence left is
    the answer statement; everything after it is ignored ("Sydney. The capital is Canberra."
-   is incorrect, "Canberra. Sydney is bigger." is correct). None left: ``uncertain``.
+   is incorrect, "Canberra. Sydney is bigger." is correct). A response that marks its answer
+   ("My answer is X", "The correct answer would be X", "Final answer after a vote: X", a
+   line starting "Answer:", a ticked "[x] X") has the first sentence after the mark as its
+   statement instead, wherever the mark stands: the words around a marked answer never count
+   ("I spent three weeks on this. My answer is 5." is judged on "5"). A mark that talks about
+   the answer ("The answer is simple.") is no mark. Trailing discourse words ("basalts, of
+   course.") are dropped. None left: ``not_attempted``.
 2. Matching (see :mod:`veritune.judge.normalize`). References are ``question.answers``;
    competitors are ``question.wrong_answers`` plus the per-domain list given to the
    constructor, minus values equal to a reference and values named in the question itself.
