@@ -67,3 +67,22 @@ def test_data_and_package_names(tmp_path, monkeypatch):
     with pytest.raises(InputError, match="not found"):
         resolve("data:missing.jsonl")
     sys.modules.pop("toypkg", None)
+
+
+def test_a_split_file_without_validation_gets_one_from_its_train_questions(tmp_path):
+    """``veritune build`` writes train and test; ``data.validation_fraction`` carves the
+    validation split from train by entity and leaves test alone."""
+    rows = [{"id": f"fb-{i}", "question": f"q{i}?", "answers": [f"a{i}"], "entity": f"e{i // 2}",
+             "split": "test" if i < 10 else "train"} for i in range(50)]
+    path = tmp_path / "built.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    qs = build_questions(load_config(None, [f"data.source={path}",
+                                            "data.validation_fraction=0.25"]))
+    assert Counter(q.split for q in qs) == {"train": 30, "validation": 10, "test": 10}
+    assert {q.question for q in qs if q.split == "test"} == {f"q{i}?" for i in range(10)}
+    by_entity = {}
+    for q in qs:
+        by_entity.setdefault(q.entity, set()).add(q.split)
+    assert all(len(s) == 1 for s in by_entity.values())  # an entity stays in one split
+    plain = build_questions(load_config(None, [f"data.source={path}"]))
+    assert Counter(q.split for q in plain) == {"train": 40, "test": 10}

@@ -37,9 +37,19 @@ def build_questions(cfg: RunConfig) -> list[Question]:
     elif all(q.split == "train" for q in questions):  # no split given: make one by entity
         questions = assign_splits(questions, d.test_fraction, d.validation_fraction,
                                   seed=seed, max_test_per_domain=d.max_test_per_domain)
+    elif d.validation_fraction and not any(q.split == "validation" for q in questions):
+        questions = with_validation(questions, d.validation_fraction, seed)
     if cfg.limit:
         questions = limit_per_split(questions, cfg.limit)
     return questions
+
+
+def with_validation(questions: list[Question], fraction: float, seed: int) -> list[Question]:
+    """A split file with train and test but no validation (``veritune build``'s output): the
+    validation split carved by entity from its train questions; test is left as it is."""
+    train = [q for q in questions if q.split == "train"]
+    carved = dict(zip(map(id, train), assign_splits(train, 0.0, fraction, seed=seed)))
+    return [carved.get(id(q), q) for q in questions]
 
 
 def _asked(text: str) -> str:
