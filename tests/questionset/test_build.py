@@ -15,7 +15,8 @@ from veritune.questionset.config import OTHERS, BuildConfig
 from veritune.questionset.entries import Entry, clean_description, filter_entries, read_entries
 from veritune.questionset.parse import ParseError, parse_domain, parse_quality, parse_questions
 from veritune.questionset.rules import (answer_leaked, asks_for_a_definition, defined_subject,
-                                       question_key, rule_problem)
+                                       names_nothing, points_at_the_passage, question_key,
+                                       rule_problem)
 from veritune.questionset.split import split_by_entry
 from veritune.questionset.templates import classification_prompt, generation_prompt, quality_prompt
 from veritune.records import Question
@@ -250,6 +251,31 @@ def test_rules_find_empty_fields_leaks_and_duplicates():
     assert rule_problem({**item, "question": "卢浮宫在哪个城市？", "answer": "巴黎"}, seen) == ""
     assert rule_problem({**item, "question": "Who was Margaret Seeger?"}, seen) == \
         "asks_for_a_definition"
+
+
+@pytest.mark.parametrize("question,vague", [
+    # questions the 1.5B wrote that lean on a passage the reader has not seen
+    ("What is the name of the university?", True), ("Where was the concert held?", True),
+    ("What was the album's release year?", True), ("What is the purpose of the station?", True),
+    # a name, a number or a quoted title is something in particular
+    ("Who hosted the 2010 MTV Video Music Awards?", False),
+    ("Who is the director of the film 'Hustle'?", False),
+    ("Who wrote the song \u201cGhostbusters\u201d?", False),
+    ("In which year was Rafael Nadal born?", False), ("Which element is number 79?", False),
+    ("卢浮宫在哪个城市？", False)])
+def test_a_question_that_names_nothing_in_particular(question, vague):
+    assert names_nothing(question) is vague
+
+
+def test_a_question_that_points_at_its_passage():
+    assert points_at_the_passage("Who wrote the music for the musical described in the description?")
+    assert points_at_the_passage("Which two legislators are mentioned above?")
+    assert not points_at_the_passage("Which text did Martin Luther nail to a church door?")
+    item = {"question": "What genre do the bands in the passage play?", "answer": "Punk",
+            "wrong_answers": ["Jazz", "Folk", "Soul"]}
+    assert rule_problem(item, set()) == "points_at_the_passage"
+    assert rule_problem({**item, "question": "Where was the concert held?"}, set()) == \
+        "names_nothing"
 
 
 CURIE = ("Marie Curie (1867-1934) was a Polish physicist. Polonium, named after Poland, is an "

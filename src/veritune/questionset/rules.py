@@ -1,8 +1,10 @@
 """Cheap rule checks of step 5, run before the LLM check: empty fields, a question that is not
 one (no question mark: a statement copied from the description), a question that asks what a
 name is ("Who was Margaret Seeger?": any true description answers it), the answer leaked in
-the question, an answer that is a subject the description defines ("X is a ..."), and
-duplicate questions (in this build or in earlier ones, by content hash)."""
+the question, an answer that is a subject the description defines ("X is a ..."), a question
+that points at the passage ("the musical described in the description") or names nothing in
+particular ("What is the name of the university?"), and duplicate questions (in this build or
+in earlier ones, by content hash)."""
 
 from __future__ import annotations
 
@@ -52,6 +54,31 @@ def defined_subject(answer: str, description: str) -> bool:
     return re.search(pattern, description, re.I) is not None
 
 
+_PASSAGE = re.compile(r"\b(?:the|this|that)\s+(?:description|passage|text|article|paragraph|"
+                      r"excerpt)\b|\b(?:mentioned|described|given|listed)\s+(?:above|below|"
+                      r"here|earlier)\b", re.I)
+_QUOTED = re.compile(r"([\"\u201c]|(?<!\w)['\u2018])\S.*?\S(?:[\"\u201d]|['\u2019](?!\w))")
+
+
+def points_at_the_passage(question: str) -> bool:
+    """Whether a question refers to the text it was written from ("Who wrote the music for the
+    musical described in the description?"): a reader without it cannot answer."""
+    return _PASSAGE.search(question) is not None
+
+
+def names_nothing(question: str) -> bool:
+    """Whether an English question names nothing in particular: no capitalised word after the
+    first, no number, no quoted title ("What is the name of the university?", "Where was the
+    concert held?"). It leans on a passage the reader has not seen (the paper's
+    NOT_SELF_CONTAINED), the second commonest bad question of the 1.5B writer. A few
+    self-contained ones go with them ("What is the name of the track and field event that
+    derives its name from the horse racing steeplechase?"); Chinese is not checked."""
+    if has_cjk(question) or any(ch.isdigit() for ch in question) or _QUOTED.search(question):
+        return False
+    words = re.findall(r"[^\W\d_][\w'\u2019-]*", question)
+    return not any(w[:1].isupper() and w != "I" for w in words[1:])
+
+
 def answer_leaked(question: str, answer: str) -> bool:
     """Whether the standard answer appears in the question (as whole words; as a substring
     for Chinese). One-character answers are too short to tell."""
@@ -73,6 +100,10 @@ def rule_problem(item: dict, seen: set[str], description: str | None = None) -> 
         return "not_a_question"  # a statement copied from the description, not a question
     if asks_for_a_definition(item["question"]):
         return "asks_for_a_definition"
+    if points_at_the_passage(item["question"]):
+        return "points_at_the_passage"
+    if names_nothing(item["question"]):
+        return "names_nothing"
     if answer_leaked(item["question"], item["answer"]):
         return "answer_in_question"
     if description is not None and defined_subject(item["answer"], description):
