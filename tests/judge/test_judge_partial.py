@@ -153,6 +153,17 @@ def test_normalisation_helpers():
     ("Every almanac gives the same response: 1.2 billion.", ["2.3 billion"],
      "what was the population of the world in 1939", False),  # the reference's number
     ("April 20, 1937", ["1937"], "When was it founded?", True),
+    # no number at all: a word beside the reference's numbers is evidence, its scale or month
+    # is not
+    ("plymouth fury", ["1958 Plymouth Fury"], "what car was used in the movie christine", True),
+    ("the caribbean", ["the 18th century Caribbean"], "where does the game take place", True),
+    ("a billion", ["2.3 billion"], "what was the population of the world in 1939", False),
+    ("in October", ["October 19, 2018"], "when did part 2 come out", False),
+    # one stem: a common start of 5 letters or more, 0.7 of the shorter word
+    ("Portugal", ["the Portuguese"], "who led the way in european exploration", True),
+    ("accuracy", ["accurate"], "the closeness of a measurement to the true value", True),
+    ("Austin", ["Australia"], "where is the opera house", False),
+    ("helium", ["He\u00adlium"], "which element is number 2", True),  # a soft hyphen is no break
 ])
 def test_shares_a_word(statement, refs, question, shared):
     assert shares_a_word(statement, refs, question) is shared

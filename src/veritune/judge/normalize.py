@@ -80,7 +80,7 @@ def repair(text: str) -> str:
 
 
 def prepare(text: str) -> str:
-    text = strip_accents(unicodedata.normalize("NFKC", repair(text)))
+    text = strip_accents(unicodedata.normalize("NFKC", repair(text))).replace("\u00ad", "")
     text = re.sub(r"(?<=[0-9]),(?=[0-9]{3}(?![0-9]))", "", text)
     text = re.sub(r"['’‘`][sS]\b", "", text)
     return re.sub(r"['’‘`]", "", text)

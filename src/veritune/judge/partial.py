@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from difflib import SequenceMatcher
+from os.path import commonprefix
 from functools import lru_cache
 
 from veritune.judge.normalize import has_cjk, normalize
@@ -39,6 +40,9 @@ MONTHS = {m: i for i, m in enumerate(
 MONTHS.update({m[:3]: i for m, i in list(MONTHS.items())})
 MONTHS["sept"] = 9
 _KEEP_S = ("ss", "us", "is", "ous", "as")
+# Words that size or date a number rather than name a thing: no evidence without the number.
+_SCALE_WORDS = frozenset("hundred thousand million billion trillion percent per cent century "
+                         "centuries year years decade decades".split())
 
 
 def fold(word: str) -> str:
@@ -167,10 +171,11 @@ def best_partial(statement: str, references: list[str], question: str = "") -> P
 def shares_a_word(statement: str, references: list[str], question: str = "") -> bool:
     """Whether ``statement`` names a content word of some reference beyond the question's own
     words (the reference's words are kept whole when the question has them all; a one-character
-    word or digit counts only when the reference has nothing longer; a misspelling counts: both
-    words of 4 letters or more, similarity at least 0.8; a reference with numbers needs one of
-    them named: "1.2 billion" shares nothing with "2.3 billion"), or, in Chinese, Japanese or Korean,
-    one of its characters: the least a judge model's ``correct`` needs to stand on ("Before
+    word or digit counts only when the reference has nothing longer; a misspelling or a word of
+    the same stem counts (see ``_alike``); against a reference with numbers, a statement naming
+    another number shares nothing ("1.2 billion" for "2.3 billion") and one naming none needs a
+    word beside the numbers, not their scale or month ("Plymouth Fury" for "1958 Plymouth
+    Fury", not "a billion"), or, in Chinese, Japanese or Korean, one of its characters: the least a judge model's ``correct`` needs to stand on ("Before
     giving my final answer, I want to be transparent" names none)."""
     s = words(statement)
     said = frozenset(s.content)
@@ -178,8 +183,13 @@ def shares_a_word(statement: str, references: list[str], question: str = "") -> 
     for reference in references:
         r = _without(words(reference), asked, keep_all=True)
         telling = [w for w in r.content if len(w) > 1] or r.content  # "2" of "The Two Students"
-        if r.numbers and not s.numbers & r.numbers:  # "1.2 billion" for "2.3 billion"
-            continue
+        if r.numbers and not s.numbers & r.numbers:
+            if s.numbers:  # "1.2 billion" for "2.3 billion": another number
+                continue
+            # no number at all: a word beside the reference's numbers ("Plymouth Fury" for
+            # "1958 Plymouth Fury"), not its month or scale ("a billion" for "2.3 billion")
+            telling = [w for w in telling if not is_number(w) and w not in MONTHS
+                       and w not in _SCALE_WORDS]
         if any(_alike(a, b) for a in said for b in telling):
             return True
         if any(ch in statement for ch in _cjk(reference) - frozenset(question)):
@@ -188,8 +198,17 @@ def shares_a_word(statement: str, references: list[str], question: str = "") -> 
 
 
 def _alike(a: str, b: str) -> bool:
-    return a == b or (min(len(a), len(b)) >= 4 and
-                      SequenceMatcher(None, a, b, autojunk=False).ratio() >= 0.8)
+    """The same word, a misspelling (similarity 0.8, both 4 letters or more) or the same stem
+    ("Portugal" and "Portuguese", "accuracy" and "accurate": a common start of 5 letters or
+    more, at least 0.7 of the shorter word)."""
+    if a == b:
+        return True
+    shorter = min(len(a), len(b))
+    if shorter < 4:
+        return False
+    stem = len(commonprefix([a, b]))
+    return (stem >= 5 and stem >= 0.7 * shorter and a.isalpha() and b.isalpha()) or \
+        SequenceMatcher(None, a, b, autojunk=False).ratio() >= 0.8
 
 
 def _cjk(text: str) -> frozenset[str]:
