@@ -271,6 +271,7 @@ def test_a_question_that_points_at_its_passage():
     assert points_at_the_passage("Who wrote the music for the musical described in the description?")
     assert points_at_the_passage("Which two legislators are mentioned above?")
     assert not points_at_the_passage("Which text did Martin Luther nail to a church door?")
+    assert not points_at_the_passage("Who wrote the text of the 'Ode to Joy'?")
     item = {"question": "What genre do the bands in the passage play?", "answer": "Punk",
             "wrong_answers": ["Jazz", "Folk", "Soul"]}
     assert rule_problem(item, set()) == "points_at_the_passage"

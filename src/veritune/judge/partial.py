@@ -26,8 +26,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from difflib import SequenceMatcher
-from os.path import commonprefix
 from functools import lru_cache
+from os.path import commonprefix
 
 from veritune.judge.normalize import has_cjk, normalize
 
@@ -175,8 +175,9 @@ def shares_a_word(statement: str, references: list[str], question: str = "") -> 
     the same stem counts (see ``_alike``); against a reference with numbers, a statement naming
     another number shares nothing ("1.2 billion" for "2.3 billion") and one naming none needs a
     word beside the numbers, not their scale or month ("Plymouth Fury" for "1958 Plymouth
-    Fury", not "a billion"), or, in Chinese, Japanese or Korean, one of its characters: the least a judge model's ``correct`` needs to stand on ("Before
-    giving my final answer, I want to be transparent" names none)."""
+    Fury", not "a billion"), or, in Chinese, Japanese or Korean, one of its characters: the
+    least a judge model's ``correct`` needs to stand on ("Before giving my final answer, I want
+    to be transparent" names none)."""
     s = words(statement)
     said = frozenset(s.content)
     asked = frozenset(words(question).content) if question else frozenset()

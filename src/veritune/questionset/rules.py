@@ -54,9 +54,9 @@ def defined_subject(answer: str, description: str) -> bool:
     return re.search(pattern, description, re.I) is not None
 
 
-_PASSAGE = re.compile(r"\b(?:the|this|that)\s+(?:description|passage|text|article|paragraph|"
-                      r"excerpt)\b|\b(?:mentioned|described|given|listed)\s+(?:above|below|"
-                      r"here|earlier)\b", re.I)
+_PASSAGE = re.compile(r"\b(?:the|this|that)\s+(?:description|passage|paragraph|excerpt)\b|"
+                      r"\b(?:mentioned|described|given|listed)\s+(?:above|below|here|earlier)\b",
+                      re.I)
 _QUOTED = re.compile(r"([\"\u201c]|(?<!\w)['\u2018])\S.*?\S(?:[\"\u201d]|['\u2019](?!\w))")
 
 
