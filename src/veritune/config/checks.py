@@ -1,6 +1,6 @@
 """The checks a config key can declare, and the walk that applies them when a config loads.
 
-A key declares its check in its field (``schema.opt(..., check=at_least(1))``); a key typed
+A key is a field made by :func:`opt`, and declares its check there (``opt(..., check=at_least(1))``); a key typed
 ``Literal[...]`` is checked against its choices; a key with ``choices="judge"`` against the
 names the registry holds now (``veritune.registry``), so a judge registered by a plugin is a
 valid ``judge.name``. Checks across two keys of a section live in that section's
@@ -17,6 +17,7 @@ import dataclasses
 import math
 import re
 import typing
+from dataclasses import field
 from typing import Any, Callable
 
 from veritune import registry
@@ -162,3 +163,14 @@ def section(name: str | None = None):
         cls.SECTION = name
         return dataclasses.dataclass(cls)
     return wrap
+
+
+def opt(default: Any = dataclasses.MISSING, help: str = "", *, check=None,
+        registry: str | None = None, factory=None) -> Any:
+    """A declared key: ``default`` (or ``factory`` for a mutable one), ``help`` (one line for
+    the reference and the CLI), ``check`` (see ``checks.py``), ``registry`` (the registry
+    kind whose names it takes)."""
+    metadata = {"help": help, "check": check, "registry": registry}
+    if factory is not None:
+        return field(default_factory=factory, metadata=metadata)
+    return field(default=default, metadata=metadata)

@@ -1,4 +1,4 @@
-"""The config reference, written from the declarations in ``schema.py``.
+"""The config reference, written from the declarations in ``schema.py`` and ``training.py``.
 
     python -m veritune.config.reference > docs/CONFIG.md     # tests/config keep it in sync
 
@@ -18,8 +18,9 @@ from veritune.config.schema import RunConfig
 
 INTRO = """# Config reference
 
-Every key of a run's config, as `src/veritune/config/schema.py` declares it (this page is
-written from those declarations: `python -m veritune.config.reference > docs/CONFIG.md`).
+Every key of a run's config, as `src/veritune/config/schema.py` declares it (`training.py` the
+`train:` section; this page is written from those declarations: `python -m
+veritune.config.reference > docs/CONFIG.md`).
 A config is YAML; `--set section.key=value` sets one key on the command line; a file may start
 from another with `extends: other.yaml`. An unknown key, a wrong type, or a value outside its
 choices or range is an error naming the file, the line and the key, before any model loads.

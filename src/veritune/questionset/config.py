@@ -11,7 +11,7 @@ from typing import Literal
 
 from veritune.config import ModelConfig, SamplingParams
 from veritune.config.checks import at_least, matches, positive, probability, section, within
-from veritune.config.schema import opt
+from veritune.config.checks import opt
 from veritune.errors import InputError
 
 # FactualBench's domains as listed in its README (github.com/ZSYNOTZSH/FactualBench); the
