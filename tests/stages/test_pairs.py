@@ -269,3 +269,32 @@ def test_abstain_pairs_only_where_no_answer_is_correct():
     assert [(p.question_id, p.chosen) for p in mine] == [("b", "I'm not sure.")]
     text, _ = build_pairs(qs, ss, vs, cfg(abstain="fixed", abstain_text="Not sure."), PROMPT)
     assert {p.chosen for p in text if p.kind == "abstain"} == {"Not sure."}
+
+
+def test_skip_questions_gives_those_questions_nothing(tmp_path):
+    rows = [("Paris", "correct"), ("Lyon", "incorrect")]
+    qs, ss, vs = make({"a": rows, "b": rows, "c": rows})
+    said = tmp_path / "said.jsonl"  # said_anchors.py's form: the prompt as the run asks it
+    said.write_text('{"prompt": "Answer with just the answer.  What is a?"}\n')
+    pairs, sft = build_pairs(qs, ss, vs, cfg(skip_questions=str(said)), PROMPT)
+    assert {p.question_id for p in pairs} == {p.question_id for p in sft} == {"b", "c"}
+    plain = tmp_path / "skip.txt"  # or the questions themselves, one a line
+    plain.write_text("What is b?\nWhat is c?\n")
+    pairs, sft = build_pairs(qs, ss, vs, cfg(skip_questions=str(plain)), PROMPT)
+    assert {p.question_id for p in pairs} == {p.question_id for p in sft} == {"a"}
+
+
+def test_a_bad_skip_file_is_an_input_error_before_any_stage(tmp_path):
+    from veritune.config import load_config
+    from veritune.errors import InputError
+    from veritune.stages.base import Context, RunPaths
+    from veritune.stages.pairs import PairsStage
+
+    bad = tmp_path / "skip.jsonl"
+    bad.write_text('{"question": "What is a?"}\n{"id": 3}\n')
+    run_cfg = load_config(None, [f"pairs.skip_questions={bad}", f"runs_dir={tmp_path}"])
+    ctx = Context(run_cfg, RunPaths.of(run_cfg.run_dir), print)
+    with pytest.raises(InputError) as e:
+        PairsStage().check(ctx)
+    assert e.value.line == 2 and str(bad) in str(e.value)
+    assert bad in PairsStage().inputs(ctx)  # editing the file reruns the stage

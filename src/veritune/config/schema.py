@@ -189,6 +189,10 @@ class PairsConfig:
         "prefer abstain_text to each incorrect answer; own: prefer the model's own refusals")
     abstain_text: str = opt("I don't know.", "abstain: fixed, the preferred abstention",
                             check=nonempty)
+    skip_questions: str | None = opt(
+        None, "questions that give no pairs or SFT targets: a file, JSONL (question or "
+        "prompt) or text, one a line; e.g. those the base already answers right "
+        "(benchmarks/said_anchors.py)", check=nonempty)
 
 
 @section('eval')

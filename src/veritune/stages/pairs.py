@@ -17,6 +17,11 @@ Ablations: ``chosen_source: dataset`` uses the standard answer as the chosen ans
 ``rejected_source: dataset`` the dataset's wrong answers as rejected ones, instead of the
 model's own samples; ``question_fraction`` keeps a seeded share of the questions.
 
+``skip_questions`` names questions that give nothing (no pair, no SFT target): a file of
+question texts or of prompts as the run asks them (``benchmarks/said_anchors.py`` writes the
+training questions the base model already answers right greedily, so training spends itself
+where the model knows but does not say).
+
 Abstention (``abstain``, off by default): a question with incorrect answers and no usable
 correct one gives no PKUE pair; with ``abstain: fixed`` it gives pairs (``abstain_text``,
 incorrect answer) instead, with ``abstain: own`` pairs (one of the model's own refusals, the
@@ -36,7 +41,7 @@ from typing import Mapping, Sequence
 from veritune.config import PairsConfig
 from veritune.errors import InputError
 from veritune.jsonl import read_records, write_records
-from veritune.prompts import question_messages
+from veritune.prompts import fill_prompt, question_messages, read_prompt_file
 from veritune.records import Pair, Question, Sample, Verdict
 from veritune.stages.base import Context, Stage
 
@@ -117,7 +122,8 @@ def build_pairs(questions: Mapping[str, Question], samples: Sequence[Sample],
                          f"e.g. {sorted(unknown)[0]!r}", field="question_id")
     groups = split_by_label(samples, verdicts, cfg)
     refusals = abstentions(samples, verdicts, cfg) if cfg.abstain == "own" else {}
-    kept = keep_fraction(sorted(groups), cfg.question_fraction, seed)
+    skipped = skipped_questions(questions, cfg.skip_questions, prompt)
+    kept = keep_fraction(sorted(set(groups) - skipped), cfg.question_fraction, seed)
     for qid in kept:
         q = questions[qid]
         good, bad = groups[qid]
@@ -143,6 +149,18 @@ def build_pairs(questions: Mapping[str, Question], samples: Sequence[Sample],
             sft.append(Pair(question_id=qid, prompt=messages, chosen=g.text, rejected=None,
                             kind="sft", chosen_index=g.index))
     return pairs, sft
+
+
+def skipped_questions(questions: Mapping[str, Question], path: str | None,
+                      prompt: str) -> set[str]:
+    """The ids of ``questions`` whose text, or prompt as ``prompt`` renders it, is a line of the
+    file at ``path`` (none when unset)."""
+    if not path:
+        return set()
+    listed = {" ".join(p.split()) for p in read_prompt_file(path, ("question", "prompt"))}
+    return {qid for qid, q in questions.items()
+            if " ".join(q.question.split()) in listed
+            or " ".join(fill_prompt(prompt, q.question).split()) in listed}
 
 
 ABSTAIN_INDEX = -100  # the fixed abstention's chosen_index: not a model sample
@@ -180,8 +198,14 @@ def pair_stats(pairs: Sequence[Pair], sft: Sequence[Pair], n_questions: int) -> 
 class PairsStage(Stage):
     name = "pairs"
 
+    def check(self, ctx: Context) -> None:
+        if ctx.cfg.pairs.skip_questions:  # a bad file fails before any model loads
+            read_prompt_file(ctx.cfg.pairs.skip_questions, ("question", "prompt"))
+
     def inputs(self, ctx: Context) -> list[Path]:
-        return [ctx.paths.questions, ctx.paths.samples, ctx.paths.verdicts]
+        skip = ctx.cfg.pairs.skip_questions
+        return [ctx.paths.questions, ctx.paths.samples, ctx.paths.verdicts] + (
+            [Path(skip)] if skip else [])
 
     def outputs(self, ctx: Context) -> list[Path]:
         return [p for p in (ctx.paths.pairs, ctx.paths.sft, ctx.paths.pairs_trl) if p]
