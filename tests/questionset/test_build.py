@@ -16,7 +16,7 @@ from veritune.questionset.entries import Entry, clean_description, filter_entrie
 from veritune.questionset.parse import ParseError, parse_domain, parse_quality, parse_questions
 from veritune.questionset.rules import (answer_leaked, asks_for_a_definition, defined_subject,
                                        names_nothing, points_at_the_passage, question_key,
-                                       rule_problem)
+                                       rule_problem, wrong_answer_holds_the_answer)
 from veritune.questionset.split import split_by_entry
 from veritune.questionset.templates import classification_prompt, generation_prompt, quality_prompt
 from veritune.records import Question
@@ -277,6 +277,23 @@ def test_a_question_that_points_at_its_passage():
     assert rule_problem(item, set()) == "points_at_the_passage"
     assert rule_problem({**item, "question": "Where was the concert held?"}, set()) == \
         "names_nothing"
+
+
+@pytest.mark.parametrize("answer,wrong,holds", [
+    # listed as wrong by the 1.5B writer, and right: the fuller name holds the answer
+    ("Frank Whittle", ["Sir Frank Whittle", "Alan Griffith", "Hans von Ohain"], True),
+    ("Dannebrog", ["KDM Dannebrog", "Niels Juel", "Peder Skram"], True),
+    ("Joe Barton", ["Joe Barton Jr.", "Pete Sessions", "Kay Granger"], True),
+    # a wrong answer that shares words, or one the answer holds, is a fair rival
+    ("Silver Nugget", ["Golden Nugget", "Diamond Nugget", "Emerald Nugget"], False),
+    ("Little Tennessee River", ["Tennessee River", "French Broad", "Holston"], False),
+    ("Buck", ["Buckingham", "Bucky", "Buckley"], False),
+    ("上海", ["上海市", "南京", "杭州"], True), ("上海", ["北京", "南京", "杭州"], False)])
+def test_a_wrong_answer_that_holds_the_standard_answer(answer, wrong, holds):
+    assert wrong_answer_holds_the_answer(answer, wrong) is holds
+    item = {"question": "Which one did Alice Example name in 1950?", "answer": answer,
+            "wrong_answers": wrong}
+    assert (rule_problem(item, set()) == "wrong_answer_holds_the_answer") is holds
 
 
 CURIE = ("Marie Curie (1867-1934) was a Polish physicist. Polonium, named after Poland, is an "

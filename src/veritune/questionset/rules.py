@@ -3,7 +3,8 @@ one (no question mark: a statement copied from the description), a question that
 name is ("Who was Margaret Seeger?": any true description answers it), the answer leaked in
 the question, an answer that is a subject the description defines ("X is a ..."), a question
 that points at the passage ("the musical described in the description") or names nothing in
-particular ("What is the name of the university?"), and duplicate questions (in this build or
+particular ("What is the name of the university?"), a wrong answer that holds the standard
+answer ("Sir Frank Whittle" against "Frank Whittle"), and duplicate questions (in this build or
 in earlier ones, by content hash)."""
 
 from __future__ import annotations
@@ -90,6 +91,20 @@ def answer_leaked(question: str, answer: str) -> bool:
     return f" {a} " in f" {q} "
 
 
+def wrong_answer_holds_the_answer(answer: str, wrong_answers: list[str]) -> bool:
+    """Whether a wrong answer contains the standard answer whole: "Sir Frank Whittle", "KDM
+    Dannebrog", "Buck Barrow" listed as wrong against "Frank Whittle", "Dannebrog", "Buck".
+    Such a "wrong" answer is often also right, and the lexical judge takes wrong answers as
+    competitors, so a sample giving the fuller name would be judged incorrect. 23 of the 1,164
+    questions the 1.5B build kept had one (2 of the audit's 29 wrong answers)."""
+    a = normalize(answer)
+    if len(a) < 2:
+        return False
+    if has_cjk(a):
+        return any(a.replace(" ", "") in normalize(w).replace(" ", "") for w in wrong_answers)
+    return any(f" {a} " in f" {normalize(w)} " for w in wrong_answers)
+
+
 def rule_problem(item: dict, seen: set[str], description: str | None = None) -> str:
     """The first rule an item breaks ("" if none); adds its key to ``seen`` when kept.
     ``description``: the entry's, to drop answers it defines (None: that rule is off)."""
@@ -106,6 +121,8 @@ def rule_problem(item: dict, seen: set[str], description: str | None = None) -> 
         return "names_nothing"
     if answer_leaked(item["question"], item["answer"]):
         return "answer_in_question"
+    if wrong_answer_holds_the_answer(item["answer"], item.get("wrong_answers", [])):
+        return "wrong_answer_holds_the_answer"
     if description is not None and defined_subject(item["answer"], description):
         return "answer_is_a_defined_subject"
     key = question_key(item["question"])
