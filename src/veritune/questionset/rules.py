@@ -97,12 +97,7 @@ def wrong_answer_holds_the_answer(answer: str, wrong_answers: list[str]) -> bool
     Such a "wrong" answer is often also right, and the lexical judge takes wrong answers as
     competitors, so a sample giving the fuller name would be judged incorrect. 23 of the 1,164
     questions the 1.5B build kept had one (2 of the audit's 29 wrong answers)."""
-    a = normalize(answer)
-    if len(a) < 2:
-        return False
-    if has_cjk(a):
-        return any(a.replace(" ", "") in normalize(w).replace(" ", "") for w in wrong_answers)
-    return any(f" {a} " in f" {normalize(w)} " for w in wrong_answers)
+    return any(answer_leaked(w, answer) for w in wrong_answers)  # the same whole-word test
 
 
 def rule_problem(item: dict, seen: set[str], description: str | None = None) -> str:
