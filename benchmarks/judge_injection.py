@@ -16,7 +16,10 @@ the families of ``benchmarks/data/injection_heldout.json``, written blind to the
 never tuned on (each template its own wrapper ``family/k``; the result sums them by family),
 ``heldout2`` those of ``injection_heldout2.json``, written blind after the first held-out
 set's flips had shaped ``require_overlap`` and the sentence splitter, and ``heldout3`` those of
-``injection_heldout3.json``, written blind after the second set's had added the numbers rule.
+``injection_heldout3.json``, written blind after the second set's had added the numbers rule;
+``heldout4`` (``injection_heldout4.json``) was written blind after the answer mark, and
+``heldout5`` (``injection_heldout5.json``) after the answer window that sets 2-4's lexical
+flips shaped.
 ``--no-overlap`` turns ``judge.require_overlap`` off.
 """
 
@@ -42,7 +45,7 @@ from veritune.judge.injection import (GRADING_TALK_WRAPPERS, UNSCREENED_WRAPPERS
 
 DATA = Path(__file__).resolve().parent / "data"
 HELDOUT = {name: DATA / f"injection_{name}.json" for name in ("heldout", "heldout2", "heldout3",
-                                                                   "heldout4")}
+                                                                   "heldout4", "heldout5", "heldout6")}
 
 
 def heldout_wrappers(which: str = "heldout") -> dict:

@@ -282,7 +282,7 @@ ELEMENT_SYMBOLS = [q(f"What is the chemical symbol of element {s}?", [s], [], "e
 
 @pytest.mark.parametrize("response,label", [
     ("As a metal, iron has the symbol Fe.", "correct"),
-    ("At room temperature iron is solid; its symbol is Fe.", "correct"),
+    ("At room temperature, the symbol of solid iron is Fe.", "correct"),
     ("No, it is Fe.", "correct"),
     ("In chemistry the symbol of iron is Fe, I believe.", "correct"),
     ("Fe comes from the Latin ferrum.", "correct"),
@@ -348,3 +348,29 @@ def test_other_numbers_beside_a_numeric_reference_leave_it_uncertain():
     year = Question(id="y", question="When did the Hindenburg crash?", answers=["1937"])
     got = LexicalJudge().judge(year, "On May 6, 1937.")
     assert got.label == "correct" and not got.decisive
+
+
+@pytest.mark.parametrize("question, answers, response, label", [
+    # a reference counts in the answer, not in an aside after it or a lead-in before it
+    ("when did english become the official language of america", ["never"],
+     "1996 -- not never, not none, not all.", "incorrect"),
+    ("when did english become the official language of america", ["never"],
+     "It's 1996; other names you will see include 'none' and 'never'.", "incorrect"),
+    ("when did english become the official language of america", ["never"],
+     "My grandfather was never once wrong about these things: 1776.", "incorrect"),
+    ("who owned the long branch saloon", ["others"],
+     "Bill Pence (64 votes), any other answer (0 votes).", "incorrect"),
+    ("who directed jaws", ["Steven Spielberg"], "Steven Spielberg (1975 film).", "correct"),
+    ("who directed jaws", ["Steven Spielberg"], "Spielberg \u2014 he was 27.", "correct"),
+    ("who directed jaws", ["Steven Spielberg"], "The director of Jaws: Steven Spielberg.",
+     "correct"),
+    ("who claimed the mississippi valley for france", ["Rene-Robert Cavelier"],
+     "rene - robert cavelier", "correct"),   # a spaced hyphen joins, it is no aside
+    ("when is the new series coming out", ["2019"], "2018 -- 2019", "incorrect"),  # a range
+    # only credit is held to the window: a hedge in the aside still counts
+    ("what is the capital of france", ["Paris"], "Paris (or maybe Lyon).", "uncertain"),
+])
+def test_a_reference_counts_in_the_answer_not_in_the_words_beside_it(question, answers,
+                                                                     response, label):
+    verdict = LexicalJudge().judge(q(question, answers), response)
+    assert verdict.label == label, verdict.rationale

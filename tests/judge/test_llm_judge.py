@@ -193,3 +193,36 @@ def test_the_judge_line_of_a_report_says_when_require_overlap_is_off():
     off = load_config(overrides=["judge.name=llm", "judge.mode=score",
                                  "judge.require_overlap=false"]).judge.describe()
     assert "require_overlap" not in on and "require_overlap off" in off
+
+
+def test_a_judge_models_correct_needs_the_word_in_the_answer_not_beside_it():
+    """``require_overlap`` reads the answer window: a reference word in an aside after a wrong
+    answer does not hold up the judge model's ``correct``."""
+    q = Question(id="y", question="when did english become the official language of america",
+                 answers=["never"])
+    judge = LLMJudge(AlwaysYes(), mode="score")
+    got = judge.judge_many([(q, "1996 -- not never, not none."), (q, "Never.")])
+    assert [j.label for j in got] == ["incorrect", "correct"]
+
+
+class DoubtingJudge:
+    """A judge model that gives every candidate P(correct) 0.2."""
+
+    name, model_name = "scripted", "doubting"
+
+    def choice_logprobs(self, prompts, choices):
+        import math
+        return [[math.log(0.2), math.log(0.8)] for _ in prompts]
+
+
+def test_a_reference_among_many_other_words_goes_to_the_judge_model_at_its_own_threshold():
+    """Padding that names a common-word reference ("None") is not sure for the lexical judge;
+    the ensemble's judge model decides at its own threshold, not the partial one."""
+    q = Question(id="w", question="what is the minimum hourly wage in dubai", answers=["None"])
+    padded = "None of the sources disagree, and all of them say AED 6.5 since 1990."
+    lexical = LexicalJudge().judge(q, padded)
+    assert lexical.label == "correct" and not lexical.decisive
+    assert LexicalJudge().judge(q, "None.").decisive
+    judge = EnsembleJudge(LexicalJudge(), LLMJudge(DoubtingJudge(), mode="score"),
+                          partial_threshold=0.05)
+    assert judge.judge(q, padded).label == "incorrect"

@@ -7,7 +7,9 @@ misspelling, an unknown value, a hedge word) goes to the LLM.
 
 In score mode the lexical judge's lean is evidence too: where it gave partial credit (a
 shorter or longer form, a year of the date, overlapping words) the LLM's P(correct) is held to
-``partial_threshold`` instead of the LLM's own threshold (``judge.threshold_partial``).
+``partial_threshold`` instead of the LLM's own threshold (``judge.threshold_partial``). A
+reference found among many other words of a long answer is no such lean (padding names a
+common-word reference by chance): the LLM's own threshold holds there.
 ``shares()`` reports which judge decided how many verdicts.
 """
 
@@ -16,7 +18,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from veritune.judge.base import Judge, Judgement
-from veritune.judge.lexical import LexicalJudge
+from veritune.judge.lexical import BURIED, LexicalJudge
 from veritune.judge.llm import VETO, LLMJudge
 from veritune.records import Question
 
@@ -50,7 +52,8 @@ class EnsembleJudge:
         for i, j in zip(unsure, second):
             out[i] = Judgement(j.label, f"llm: {j.rationale}", score=j.score)
             if self.partial_threshold is not None and j.score is not None \
-                    and first[i].label == "correct":  # the lexical judge gave partial credit
+                    and first[i].label == "correct" and BURIED not in first[i].rationale:
+                # the lexical judge gave partial credit
                 vetoed = j.rationale.endswith(VETO)  # require_overlap holds here too
                 label = "correct" if j.score >= self.partial_threshold and not vetoed \
                     else "incorrect"

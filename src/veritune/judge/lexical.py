@@ -159,6 +159,47 @@ def answer_statement(response: str, question: str = "") -> str:
     return ""
 
 
+# An aside after the answer: a spaced dash ("--", en or em dash), an em dash, a semicolon, a
+# parenthesis or bracket. A spaced hyphen joins ("Rene - Robert"); a dash between numbers is a
+# range ("2018 -- 2019"), not an aside.
+_ASIDE = re.compile(r"\s+(?:-{2,}|[\u2013\u2014])\s+|\u2014|;\s|\s[(\[]")
+# A lead-in ending in a colon: "he was never once wrong about these things: 1776."
+_LEAD_IN = re.compile(r":\s+")
+
+
+def answer_window(statement: str) -> tuple[int, int]:
+    """Where in ``prepare(statement)`` a reference counts: the answer, not the words beside it.
+
+    A lead-in ending in a colon, longer than what follows it, is left out ("he was never once
+    wrong about these things: 1776" answers "1776", not "never"); so is an aside after the
+    answer, from the first spaced dash ("--", en or em dash), em dash, semicolon, parenthesis or
+    bracket ("1996 -- not never, not none" answers "1996"; "It's 1996; other names include
+    'never'" answers "1996"; "Jaws (1975 film)" answers "Jaws"): the answer comes first, so a
+    clause after a semicolon is not read for it. Only credit is held to the window: a hedge, a
+    refusal, a competitor or a second candidate anywhere in the statement still counts against
+    it ("Paris (or maybe Lyon)" is hedged).
+    """
+    text = prepare(statement)
+    start = 0
+    lead = _LEAD_IN.search(text)
+    if lead and re.search(r"\w", text[lead.end():]) and (
+            len(tokenize(text[:lead.start()])) > len(tokenize(text[lead.end():]))):
+        start = lead.end()
+    for aside in _ASIDE.finditer(text, start):
+        a, b = aside.start(), aside.end()
+        if a and b < len(text) and text[a - 1].isdigit() and text[b].isdigit():
+            continue  # a range
+        if re.search(r"\w", text[start:a]):
+            return start, a
+    return start, len(text)
+
+
+def answer_part(statement: str) -> str:
+    """The text of :func:`answer_window`: the words a reference must be found in."""
+    start, end = answer_window(statement)
+    return prepare(statement)[start:end]
+
+
 def _marked(response: str) -> str | None:
     """What follows the first ticked choice or answer mark of ``response`` (None: neither)."""
     ticked = _TICKED.search(response)
@@ -254,11 +295,33 @@ def _echo_spans(question: Question, s: _Statement) -> list[tuple]:
     return spans
 
 
+def _in_window(span: tuple, s: _Statement, window: tuple[int, int]) -> bool:
+    """Whether a match starts inside the answer window (CJK matches always count)."""
+    return span[0] != "tok" or window[0] <= s.tokens[span[1]].start < window[1]
+
+
+def _buried(question: Question, part: str, found: list[str]) -> str | None:
+    """The answer's other words when the references ``found`` are under a third of a longer
+    answer, or None. Such a match is usually right ("Julie Andrews played her on stage,
+    but in the 1964 film it was Audrey Hepburn"), and it is how padding names a common-word
+    reference by chance ("None of the sources disagree, and all of them say 1996" for "None"):
+    the verdict stands but is not sure, so an ensemble asks its judge model, at its own
+    threshold (not the partial one)."""
+    if not found:
+        return None
+    asked = frozenset(words(question.question).content)
+    said = [w for w in words(part).content if w not in asked]
+    ref_words = {w for v in found for w in words(v).content}
+    if len(said) <= MAX_BESIDE or sum(w in ref_words for w in said) * 3 >= len(said):
+        return None
+    return " ".join(w for w in said if w not in ref_words)
+
+
 def _names(hits: list[tuple[str, tuple]]) -> str:
     return ", ".join(repr(v) for v in dict.fromkeys(v for v, _ in hits))
 
 
-_LIST_GAP = re.compile(r"\s*(?:[,;/&]|-|\u2013|\u2014|or|and|to|through)\s*", re.IGNORECASE)
+_LIST_GAP = re.compile(r"\s*(?:[,;/&]|-+|\u2013|\u2014|or|and|to|through)\s*", re.IGNORECASE)
 _MONTH_WORDS = frozenset("january february march april may june july august september october "
                          "november december jan feb mar apr jun jul aug sep sept oct nov "
                          "dec".split())
@@ -311,8 +374,10 @@ def listed_alternatives(s: _Statement, spans: list[tuple], require_ref: bool = T
 MIN_SHORTER = 0.4   # share of the reference's content words a shorter answer must give
 MIN_LONGER = 0.5    # share of a longer answer's content words that must be the reference's
 MIN_OVERLAP = 0.4   # token F1 of other overlapping answers
+MAX_BESIDE = 3      # content words beside a reference before a sure match needs a third
+BURIED = "among other words"  # the rationale's mark of such a match (an ensemble reads it)
 
-__all__ = ["LexicalJudge", "answer_statement"]
+__all__ = ["BURIED", "LexicalJudge", "answer_part", "answer_statement", "answer_window"]
 
 
 class LexicalJudge:
@@ -369,8 +434,9 @@ class LexicalJudge:
         comps = _hits(self._competitors(question, cjk), s, cjk)
         ref_spans, comp_spans = [sp for _, sp in refs], [sp for _, sp in comps]
         echoes = _echo_spans(question, s)
+        window = answer_window(statement)
         refs = [(v, sp) for v, sp in refs if not _inside(sp, comp_spans, strict=True)
-                and not _inside(sp, echoes, strict=True)]
+                and not _inside(sp, echoes, strict=True) and _in_window(sp, s, window)]
         comps = [(v, sp) for v, sp in comps if not _inside(sp, ref_spans, strict=False)]
         marker = _marker(s, ref_spans + comp_spans)
         if comps:
@@ -379,7 +445,8 @@ class LexicalJudge:
             return Judgement("incorrect", f"named {which} {_names(comps)}{also} "
                                           "in answer statement")
         loose = [a for a in question.answers if not _candidate(a).symbol]  # "fe" is not Fe
-        partial = None if refs or cjk else best_partial(statement, loose, question.question)
+        part = s.prepared[window[0]:window[1]]
+        partial = None if refs or cjk else best_partial(part, loose, question.question)
         credit = self._credit(partial)
         kind, phrase = marker or (None, None)
         if kind and (refs or credit):
@@ -391,9 +458,14 @@ class LexicalJudge:
         if kind == "hedge":
             return Judgement("incorrect", f"hedged guess ({phrase!r}) without a reference",
                              decisive=False)
-        if refs:
-            return self._exact(question, s, refs)
-        return self._partial(s, statement, partial, credit, question.answers)
+        verdict = self._exact(question, s, refs) if refs else self._partial(
+            s, part, partial, credit, question.answers)
+        found = [v for v, _ in refs] or ([partial.reference] if credit else [])
+        buried = _buried(question, part, found) if verdict.label == "correct" else None
+        if buried and verdict.decisive:  # an ensemble asks its judge model
+            return Judgement("correct", f"{verdict.rationale}; {BURIED} ({buried})",
+                             decisive=False)
+        return verdict
 
     def _credit(self, p: Partial | None) -> bool:
         """Whether a partial match earns credit (form and date always; the rest by score)."""

@@ -44,7 +44,7 @@ from veritune.engines import Engine, SamplingParams
 from veritune.errors import VerituneError
 from veritune.judge.base import Judgement
 from veritune.judge.injection import addressed_to_judge, screened
-from veritune.judge.lexical import answer_statement
+from veritune.judge.lexical import answer_part, answer_statement
 from veritune.judge.partial import shares_a_word
 from veritune.judge.templates import (PROMPT_VERSION, PROMPTS, SCORE_CHOICES, SIMPLEQA_CHOICES,
                                       SIMPLEQA_LABELS, build_prompt, input_tag)
@@ -261,7 +261,7 @@ def _not_attempted(cached: Judgement) -> float | None:
 def _unsupported(judgement: Judgement, question: Question, statement: str) -> Judgement:
     """``judgement``, unless it is ``correct`` for a statement that names no word of any
     reference: then ``incorrect`` (``require_overlap``)."""
-    if judgement.label != "correct" or shares_a_word(statement, list(question.answers),
-                                                      question.question):
+    if judgement.label != "correct" or shares_a_word(
+            answer_part(statement), list(question.answers), question.question):
         return judgement
     return Judgement("incorrect", f"{judgement.rationale}; {VETO}", score=judgement.score)
