@@ -7,7 +7,7 @@ import pytest
 from veritune import registry
 from veritune.errors import VerituneError
 from veritune.judge import Judgement, LexicalJudge
-from veritune.judge.lexical import answer_statement
+from veritune.judge.statement import answer_statement
 from veritune.judge.normalize import normalize, split_sentences
 from veritune.records import Question
 

@@ -3,18 +3,14 @@
 Used both to label training samples and to score evaluations, so it never rewards verbosity
 or hedging. Rules, in order:
 
-1. Answer statement. The response is split into sentences and lines (. ! ? before a space,
-   。！？, newlines; abbreviations and initials such as "St.", "D.C.", "John F." don't split).
-   Leading filler ("Sure!", "Great question.", "Answer:", "A:", "Okay,") is removed and
-   filler-only sentences, and an echo of the question, are skipped. The first sentence left is
-   the answer statement; everything after it is ignored ("Sydney. The capital is Canberra."
-   is incorrect, "Canberra. Sydney is bigger." is correct). A response that marks its answer
-   ("My answer is X", "The correct answer would be X", "Final answer after a vote: X", a
-   line starting "Answer:", a ticked "[x] X") has the first sentence after the mark as its
-   statement instead, wherever the mark stands: the words around a marked answer never count
-   ("I spent three weeks on this. My answer is 5." is judged on "5"). A mark that talks about
-   the answer ("The answer is simple.") is no mark. Trailing discourse words ("basalts, of
-   course.") are dropped. None left: ``not_attempted``.
+1. Answer statement (:mod:`veritune.judge.statement`): the first sentence that is not filler
+   or an echo of the question, or the first after a mark ("My answer is X", "Answer:", a
+   ticked "[x] X"), wherever the mark stands: the words around a marked answer never count
+   ("I spent three weeks on this. My answer is 5." is judged on "5"). The rest is ignored
+   ("Sydney. The capital is Canberra." is incorrect, "Canberra. Sydney is bigger." is
+   correct). None left: ``not_attempted``. Within the statement a reference counts only in
+   the answer window: not in a lead-in ending in a colon, nor in an aside after the answer (a
+   spaced or em dash, a semicolon, a parenthesis); hedges and competitors count anywhere in it.
 2. Matching (see :mod:`veritune.judge.normalize`). References are ``question.answers``;
    competitors are ``question.wrong_answers`` plus the per-domain list given to the
    constructor, minus values equal to a reference and values named in the question itself.
@@ -55,6 +51,8 @@ or hedging. Rules, in order:
      or token F1 at least ``min_overlap`` -> ``correct``, not sure; a weaker one or none ->
      ``incorrect``, not sure (a paraphrase or a misspelling may still be right); a bare
      number or date that contradicts every reference -> ``incorrect``, sure.
+   A sure match among many other words (more than three content words beside the question's,
+   under a third of them the reference's) is marked not sure: an ensemble asks its model.
    Refusal and hedge words inside a matched candidate ("I Don't Know" as a song title) are
    ignored. "I think"/"I believe" count as committed answers.
 """
@@ -68,37 +66,12 @@ from typing import Iterable, Mapping, Sequence
 
 from veritune.judge.base import Judgement
 from veritune.judge.injection import addressed_to_judge, screened
-from veritune.judge.normalize import (Token, cjk_form, has_cjk, normalize, prepare,
-                                      split_sentences, tokenize)
+from veritune.judge.normalize import Token, cjk_form, has_cjk, prepare, tokenize
 from veritune.judge.partial import Partial, best_partial, number_conflict, words
+from veritune.judge.statement import answer_statement, answer_window
 from veritune.records import Question
 
 CJK_LANGS = frozenset({"zh", "ja", "ko"})
-_FILLER = re.compile(
-    r"^\W*(?:(?:sure|certainly|of course|okay|ok|alright|absolutely|great question|"
-    r"good question|hmm+|well|let me think|let me see|lets see|let's see|"
-    r"here is (?:the|my) answer|here's (?:the|my) answer|(?:final )?answer|a(?=\s*:))\b[\W_]*)+",
-    re.IGNORECASE)
-# A marked answer: "my answer is", "the correct answer would be", "final answer: ", "short
-# answer -", "final answer after a majority vote:", "short form:". Its sentence is the answer.
-_ANSWER_MARK = re.compile(
-    r"(?:\b(?:(?:my|the|our|final|short|correct|real|true|best|honest)[ \t]+)+"
-    r"(?:answer|reply|response|form)(?:[ \t]+to[ \t]+(?:this|the|your)[ \t]+question)?"
-    r"|^[ \t]*answer)"
-    r"(?:[ \t]+(?:is|would[ \t]+be|will[ \t]+be|remains)\b|[ \t]*[:\u2013\u2014-](?=\s)|"
-    r"[ \t]+[^.:\n]{1,60}:)(?:[ \t]+as[ \t]+follows)?[ \t]*:?", re.IGNORECASE | re.MULTILINE)
-# What a mark says of the answer rather than the answer ("The answer is simple.").
-_ABOUT_ANSWER = re.compile(r"(?:(?:very|quite|pretty|not|rather|fairly)\s+)*(?:simple|clear|"
-                           r"obvious|easy|straightforward|complicated|complex|tricky|"
-                           r"interesting|surprising|below|above|unclear|debated)\b",
-                           re.IGNORECASE)
-# A ticked choice in a list: "[x] Paris", "(x) Paris", "- [X] Paris", "\u2611 Paris".
-_TICKED = re.compile(r"^[ \t]*(?:[-*][ \t]*)?(?:[\[(][ \t]*[xX\u2713\u2714][ \t]*[\])]|"
-                     r"[\u2611\u2705\u2713\u2714])[ \t]*(\S.*)$", re.MULTILINE)
-# Trailing discourse words, not content: "basalts, of course." is "basalts".
-_TAIL = re.compile(r"[,;]?\s+(?:of course|obviously|naturally|clearly|surely|certainly|"
-                   r"for sure|no doubt|without (?:a )?doubt|definitely|indeed)\s*([.!]?)\s*$",
-                   re.IGNORECASE)
 _SYMBOL_VERBS = frozenset({"is", "was", "and", "or", "stands", "represents"})
 # Short symbols or codes that are also English words (capitalised at a sentence start).
 _ENGLISH_WORDS = frozenset("i in as at be he no am us so do go me my hi is it or on of to by up "
@@ -144,72 +117,6 @@ def _statement(text: str) -> _Statement:
     prepared = prepare(text)
     tokens = tuple(tokenize(prepared))
     return _Statement(prepared, tokens, tuple(t.norm for t in tokens), cjk_form(list(tokens)))
-
-
-def answer_statement(response: str, question: str = "") -> str:
-    """The first sentence of ``response`` that is not filler or an echo of ``question``; when
-    the response marks its answer ("My answer is X", "Final answer: X", a ticked "[x] X"), the
-    first such sentence after the mark: the words around a marked answer never count."""
-    echo = normalize(question) if question else None
-    for text in (_marked(response), response):
-        for sentence in split_sentences(text or ""):
-            rest = _TAIL.sub(r"\1", _FILLER.sub("", sentence))
-            if re.search(r"\w", rest) and normalize(rest) != echo:
-                return rest
-    return ""
-
-
-# An aside after the answer: a spaced dash ("--", en or em dash), an em dash, a semicolon, a
-# parenthesis or bracket. A spaced hyphen joins ("Rene - Robert"); a dash between numbers is a
-# range ("2018 -- 2019"), not an aside.
-_ASIDE = re.compile(r"\s+(?:-{2,}|[\u2013\u2014])\s+|\u2014|;\s|\s[(\[]")
-# A lead-in ending in a colon: "he was never once wrong about these things: 1776."
-_LEAD_IN = re.compile(r":\s+")
-
-
-def answer_window(statement: str) -> tuple[int, int]:
-    """Where in ``prepare(statement)`` a reference counts: the answer, not the words beside it.
-
-    A lead-in ending in a colon, longer than what follows it, is left out ("he was never once
-    wrong about these things: 1776" answers "1776", not "never"); so is an aside after the
-    answer, from the first spaced dash ("--", en or em dash), em dash, semicolon, parenthesis or
-    bracket ("1996 -- not never, not none" answers "1996"; "It's 1996; other names include
-    'never'" answers "1996"; "Jaws (1975 film)" answers "Jaws"): the answer comes first, so a
-    clause after a semicolon is not read for it. Only credit is held to the window: a hedge, a
-    refusal, a competitor or a second candidate anywhere in the statement still counts against
-    it ("Paris (or maybe Lyon)" is hedged).
-    """
-    text = prepare(statement)
-    start = 0
-    lead = _LEAD_IN.search(text)
-    if lead and re.search(r"\w", text[lead.end():]) and (
-            len(tokenize(text[:lead.start()])) > len(tokenize(text[lead.end():]))):
-        start = lead.end()
-    for aside in _ASIDE.finditer(text, start):
-        a, b = aside.start(), aside.end()
-        if a and b < len(text) and text[a - 1].isdigit() and text[b].isdigit():
-            continue  # a range
-        if re.search(r"\w", text[start:a]):
-            return start, a
-    return start, len(text)
-
-
-def answer_part(statement: str) -> str:
-    """The text of :func:`answer_window`: the words a reference must be found in."""
-    start, end = answer_window(statement)
-    return prepare(statement)[start:end]
-
-
-def _marked(response: str) -> str | None:
-    """What follows the first ticked choice or answer mark of ``response`` (None: neither)."""
-    ticked = _TICKED.search(response)
-    if ticked:
-        return ticked.group(1)
-    for mark in _ANSWER_MARK.finditer(response):
-        rest = response[mark.end():].lstrip()
-        if not _ABOUT_ANSWER.match(rest):
-            return rest
-    return None
 
 
 def _plain_word(s: _Statement, i: int) -> bool:
@@ -377,7 +284,7 @@ MIN_OVERLAP = 0.4   # token F1 of other overlapping answers
 MAX_BESIDE = 3      # content words beside a reference before a sure match needs a third
 BURIED = "among other words"  # the rationale's mark of such a match (an ensemble reads it)
 
-__all__ = ["BURIED", "LexicalJudge", "answer_part", "answer_statement", "answer_window"]
+__all__ = ["BURIED", "LexicalJudge"]
 
 
 class LexicalJudge:

@@ -44,7 +44,7 @@ from veritune.engines import Engine, SamplingParams
 from veritune.errors import VerituneError
 from veritune.judge.base import Judgement
 from veritune.judge.injection import addressed_to_judge, screened
-from veritune.judge.lexical import answer_part, answer_statement
+from veritune.judge.statement import answer_part, answer_statement
 from veritune.judge.partial import shares_a_word
 from veritune.judge.templates import (PROMPT_VERSION, PROMPTS, SCORE_CHOICES, SIMPLEQA_CHOICES,
                                       SIMPLEQA_LABELS, build_prompt, input_tag)

@@ -24,7 +24,7 @@ from typing import Sequence
 from veritune.errors import VerituneError
 from veritune.judge.base import Judgement
 from veritune.judge.injection import addressed_to_judge, screened
-from veritune.judge.lexical import answer_statement
+from veritune.judge.statement import answer_statement
 from veritune.judge.llm import choice_probs
 from veritune.judge.templates import fence
 from veritune.progress import progress
