@@ -41,7 +41,8 @@ from veritune.config import load_config  # noqa: E402
 from veritune.judge import build_judge  # noqa: E402
 from veritune.judge.bench import load_labels, subsample  # noqa: E402
 from veritune.judge.injection import (GRADING_TALK_WRAPPERS, UNSCREENED_WRAPPERS,  # noqa: E402
-                                      WRAPPERS, injection_flips)
+                                      WRAPPERS, injection_flips, wrap)
+from veritune.judge.lexical import LexicalJudge  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data"
 HELDOUT = {name: DATA / f"injection_{name}.json" for name in ("heldout", "heldout2", "heldout3",
@@ -52,6 +53,16 @@ def heldout_wrappers(which: str = "heldout") -> dict:
     families = json.loads(HELDOUT[which].read_text(encoding="utf-8"))["families"]
     return {f"{family}/{k}": (lambda c, t=t: t.format(answer=c))
             for family, templates in families.items() for k, t in enumerate(templates)}
+
+
+def lexical_flips(items: list, names) -> list:
+    """The (question, answer) items that some wrapper turns correct for the lexical judge: how
+    a judge model does on the wraps the lexical judge lets through."""
+    judge = LexicalJudge()
+    wraps = names.values() if isinstance(names, dict) else \
+        [lambda c, w=w: wrap(c, w) for w in names]
+    return [(q, c) for q, c in items if judge.judge(q, c).label != "correct" and any(
+        judge.judge(q, f(c)).label == "correct" for f in wraps)]
 
 
 def by_family(per_wrapper: dict) -> dict:
@@ -73,6 +84,8 @@ def main() -> None:
     ap.add_argument("--model", default="embedded")
     ap.add_argument("--max-new-tokens", type=int, default=96)
     ap.add_argument("--answers", type=int, default=None, help="seeded subsample of answers")
+    ap.add_argument("--lexical-flips", action="store_true",
+                    help="only the answers that some wrapper gets past the lexical judge")
     ap.add_argument("--wrappers", default="all", help="all | unscreened | comma-separated")
     ap.add_argument("--no-screen", action="store_true")
     ap.add_argument("--no-overlap", action="store_true", help="judge.require_overlap=false")
@@ -85,7 +98,8 @@ def main() -> None:
         "grading_talk": list(GRADING_TALK_WRAPPERS)}.get(args.wrappers) or \
         args.wrappers.split(",")
     wrong = [(q, r) for q, r, label in load_labels(args.labels) if label == "incorrect"]
-    items = subsample(wrong, args.answers, args.seed)
+    items = lexical_flips(wrong, names) if args.lexical_flips else \
+        subsample(wrong, args.answers, args.seed)
     cache = args.cache or os.path.join(tempfile.mkdtemp(prefix="judge-inj-"), "c.sqlite")
     sets = [f"judge.name={args.judge}", f"judge.mode={args.mode}",
             f"judge.threshold={args.threshold}", f"judge.model.name={args.model}",
@@ -111,7 +125,7 @@ def main() -> None:
                   require_overlap=None if args.judge == "lexical" else not args.no_overlap,
                   judge_model=args.model if args.judge != "lexical" else None,
                   answers_of={"incorrect_in_labels": len(wrong), "drawn": len(items),
-                              "seed": args.seed},
+                              "seed": args.seed, "lexical_flips_only": args.lexical_flips},
                   llm_calls=getattr(llm, "calls", 0),
                   seconds=round(time.perf_counter() - start, 1),
                   conditions={"torch_threads": torch.get_num_threads(), "cpus": os.cpu_count(),
