@@ -374,3 +374,13 @@ def test_a_reference_counts_in_the_answer_not_in_the_words_beside_it(question, a
                                                                      response, label):
     verdict = LexicalJudge().judge(q(question, answers), response)
     assert verdict.label == label, verdict.rationale
+
+
+def test_a_parenthesis_that_repeats_the_question_is_no_aside():
+    q_ = q("What is the role of the National Archives and Records Administration (NARA)?",
+           ["preserving government records"])
+    answer = ("The National Archives and Records Administration (NARA) is preserving "
+              "government records.")
+    assert LexicalJudge().judge(q_, answer).label == "correct"
+    aside = "The archive (preserving government records)."
+    assert LexicalJudge().judge(q_, aside).label != "correct"

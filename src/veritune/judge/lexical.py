@@ -341,7 +341,7 @@ class LexicalJudge:
         comps = _hits(self._competitors(question, cjk), s, cjk)
         ref_spans, comp_spans = [sp for _, sp in refs], [sp for _, sp in comps]
         echoes = _echo_spans(question, s)
-        window = answer_window(statement)
+        window = answer_window(statement, question.question)
         refs = [(v, sp) for v, sp in refs if not _inside(sp, comp_spans, strict=True)
                 and not _inside(sp, echoes, strict=True) and _in_window(sp, s, window)]
         comps = [(v, sp) for v, sp in comps if not _inside(sp, ref_spans, strict=False)]

@@ -262,6 +262,7 @@ def _unsupported(judgement: Judgement, question: Question, statement: str) -> Ju
     """``judgement``, unless it is ``correct`` for a statement that names no word of any
     reference: then ``incorrect`` (``require_overlap``)."""
     if judgement.label != "correct" or shares_a_word(
-            answer_part(statement), list(question.answers), question.question):
+            answer_part(statement, question.question), list(question.answers),
+            question.question):
         return judgement
     return Judgement("incorrect", f"{judgement.rationale}; {VETO}", score=judgement.score)

@@ -66,7 +66,7 @@ _ASIDE = re.compile(r"\s+(?:-{2,}|[\u2013\u2014])\s+|\u2014|;\s|\s[(\[]")
 _LEAD_IN = re.compile(r":\s+")
 
 
-def answer_window(statement: str) -> tuple[int, int]:
+def answer_window(statement: str, question: str = "") -> tuple[int, int]:
     """Where in ``prepare(statement)`` a reference counts: the answer, not the words beside it.
 
     A lead-in ending in a colon, longer than what follows it, is left out ("he was never once
@@ -76,9 +76,12 @@ def answer_window(statement: str) -> tuple[int, int]:
     'never'" answers "1996"; "Jaws (1975 film)" answers "Jaws"): the answer comes first, so a
     clause after a semicolon is not read for it. Only credit is held to the window: a hedge, a
     refusal, a competitor or a second candidate anywhere in the statement still counts against
-    it ("Paris (or maybe Lyon)" is hedged).
+    it ("Paris (or maybe Lyon)" is hedged). A parenthesis that only repeats words of
+    ``question`` is part of the answer, not an aside ("The National Archives and Records
+    Administration (NARA) is responsible for preserving ..." for a question that says "(NARA)").
     """
     text = prepare(statement)
+    asked = {t.norm for t in tokenize(prepare(question))}
     start = 0
     lead = _LEAD_IN.search(text)
     if lead and re.search(r"\w", text[lead.end():]) and (
@@ -88,14 +91,24 @@ def answer_window(statement: str) -> tuple[int, int]:
         a, b = aside.start(), aside.end()
         if a and b < len(text) and text[a - 1].isdigit() and text[b].isdigit():
             continue  # a range
+        close = text.find(")", b)
+        if text[b - 1] == "(" and _echoes(text[b:close if close >= 0 else len(text)], asked):
+            continue
         if re.search(r"\w", text[start:a]):
             return start, a
     return start, len(text)
 
 
-def answer_part(statement: str) -> str:
+def _echoes(inside: str, asked: set[str]) -> bool:
+    """Whether a parenthesis holds words and only words of the question (an unclosed one:
+    ``inside`` runs to the end, and is no echo unless all of it is)."""
+    words = [t.norm for t in tokenize(inside)]
+    return bool(words) and all(w in asked for w in words)
+
+
+def answer_part(statement: str, question: str = "") -> str:
     """The text of :func:`answer_window`: the words a reference must be found in."""
-    start, end = answer_window(statement)
+    start, end = answer_window(statement, question)
     return prepare(statement)[start:end]
 
 
