@@ -59,7 +59,8 @@ def main() -> None:
         base = next(p for p in runs.iterdir() if (p / "seeds_summary.json").exists())
         result = {"config": args.config, "sets": args.sets, "seeds": args.seeds,
                   "wall_seconds": round(wall, 1), "peak_rss_mb": round(peak, 1),
-                  "per_seed": {d.name: seed_result(d) for d in sorted(base.glob("seed*"))},
+                  "per_seed": {d.name: seed_result(d) for d in sorted(base.glob("seed*"))
+                               if d.is_dir()},  # not seeds_summary.json
                   "summary": json.loads((base / "seeds_summary.json").read_text())}
     else:
         run_dir = next(p for p in runs.iterdir() if (p / "manifest.json").exists())
