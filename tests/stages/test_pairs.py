@@ -298,3 +298,18 @@ def test_a_bad_skip_file_is_an_input_error_before_any_stage(tmp_path):
         PairsStage().check(ctx)
     assert e.value.line == 2 and str(bad) in str(e.value)
     assert bad in PairsStage().inputs(ctx)  # editing the file reruns the stage
+
+
+def test_min_correct_keeps_questions_answered_right_that_often():
+    once = [("Paris", "correct"), ("Lyon", "incorrect"), ("Nice", "incorrect")]
+    twice = [("Paris", "correct"), ("Paris.", "correct"), ("Lyon", "incorrect")]
+    never = [("Lyon", "incorrect"), ("I don't know", "not_attempted")]
+    qs, ss, vs = make({"a": once, "b": twice, "c": never})
+    pairs, sft = build_pairs(qs, ss, vs, cfg(), PROMPT)
+    assert {p.question_id for p in pairs} == {"a", "b"}  # default 1: any correct sample
+    pairs, sft = build_pairs(qs, ss, vs, cfg(min_correct=2), PROMPT)
+    assert {p.question_id for p in pairs} == {p.question_id for p in sft} == {"b"}
+    # a question with no correct sample is abstention's business, not min_correct's
+    fixed, _ = build_pairs(qs, ss, vs, cfg(min_correct=2, abstain="fixed"), PROMPT)
+    assert {p.question_id for p in fixed if p.kind == "abstain"} == {"c"}
+    assert not build_pairs(qs, ss, vs, cfg(min_correct=3), PROMPT)[0]

@@ -189,6 +189,9 @@ class PairsConfig:
         "prefer abstain_text to each incorrect answer; own: prefer the model's own refusals")
     abstain_text: str = opt("I don't know.", "abstain: fixed, the preferred abstention",
                             check=nonempty)
+    min_correct: int = opt(
+        1, "a question gives pairs and SFT targets only when at least this many of its "
+        "samples are judged correct (1: any, as the paper)", check=positive)
     skip_questions: str | None = opt(
         None, "questions that give no pairs or SFT targets: a file, JSONL (question or "
         "prompt) or text, one a line; e.g. those the base already answers right "

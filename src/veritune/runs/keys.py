@@ -31,7 +31,7 @@ ADDED_LATER: dict[str, frozenset[str]] = {
     "DataConfig": frozenset({"seed", "test_source", "test_format", "max_test"}),
     "JudgeConfig": frozenset({"mode", "prompt", "threshold", "threshold_partial",
                              "batch_size", "require_overlap"}),
-    "PairsConfig": frozenset({"abstain", "abstain_text", "skip_questions"}),
+    "PairsConfig": frozenset({"abstain", "abstain_text", "skip_questions", "min_correct"}),
     "AnchorConfig": frozenset({"backward"}),
     "LoraConfig": frozenset({"save"}),
     "TrainConfig": frozenset({"lr_scheduler_kwargs", "backend", "group_by_prompt", "bf16",

@@ -17,6 +17,9 @@ Ablations: ``chosen_source: dataset`` uses the standard answer as the chosen ans
 ``rejected_source: dataset`` the dataset's wrong answers as rejected ones, instead of the
 model's own samples; ``question_fraction`` keeps a seeded share of the questions.
 
+``min_correct`` keeps only questions the model answers right in at least that many samples
+(1, the default, is the paper's: any correct sample); the others give nothing.
+
 ``skip_questions`` names questions that give nothing (no pair, no SFT target): a file of
 question texts or of prompts as the run asks them. ``benchmarks/said_anchors.py`` writes the
 training questions the base model already answers right greedily; skipping them trains only
@@ -124,7 +127,8 @@ def build_pairs(questions: Mapping[str, Question], samples: Sequence[Sample],
                          f"e.g. {sorted(unknown)[0]!r}", field="question_id")
     groups = split_by_label(samples, verdicts, cfg)
     refusals = abstentions(samples, verdicts, cfg) if cfg.abstain == "own" else {}
-    skipped = skipped_questions(questions, cfg.skip_questions, prompt)
+    skipped = skipped_questions(questions, cfg.skip_questions, prompt) | \
+        rarely_correct(verdicts, cfg.min_correct)
     kept = keep_fraction(sorted(set(groups) - skipped), cfg.question_fraction, seed)
     for qid in kept:
         q = questions[qid]
@@ -163,6 +167,18 @@ def skipped_questions(questions: Mapping[str, Question], path: str | None,
     return {qid for qid, q in questions.items()
             if " ".join(q.question.split()) in listed
             or " ".join(fill_prompt(prompt, q.question).split()) in listed}
+
+
+def rarely_correct(verdicts: Sequence[Verdict], least: int) -> set[str]:
+    """The ids of questions with a correct sample but fewer than ``least`` of them: answers
+    the model gives that rarely may be guesses, not knowledge (none when ``least`` is 1;
+    questions with no correct sample are left to ``abstain``)."""
+    if least <= 1:
+        return set()
+    correct: dict[str, int] = defaultdict(int)
+    for v in verdicts:
+        correct[v.question_id] += v.label == "correct"
+    return {qid for qid, n in correct.items() if 0 < n < least}
 
 
 ABSTAIN_INDEX = -100  # the fixed abstention's chosen_index: not a model sample
