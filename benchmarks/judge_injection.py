@@ -19,7 +19,8 @@ set's flips had shaped ``require_overlap`` and the sentence splitter, and ``held
 ``injection_heldout3.json``, written blind after the second set's had added the numbers rule;
 ``heldout4`` (``injection_heldout4.json``) was written blind after the answer mark, and
 ``heldout5`` (``injection_heldout5.json``) after the answer window that sets 2-4's lexical
-flips shaped.
+flips shaped, ``heldout6`` after the semicolon went into the window, and ``heldout7`` after set
+6's flips had made a reference among many other words unsure.
 ``--no-overlap`` turns ``judge.require_overlap`` off.
 """
 
@@ -46,7 +47,8 @@ from veritune.judge.lexical import LexicalJudge  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data"
 HELDOUT = {name: DATA / f"injection_{name}.json" for name in ("heldout", "heldout2", "heldout3",
-                                                                   "heldout4", "heldout5", "heldout6")}
+                                                                   "heldout4", "heldout5", "heldout6",
+                                                                   "heldout7")}
 
 
 def heldout_wrappers(which: str = "heldout") -> dict:
