@@ -164,6 +164,13 @@ def test_normalisation_helpers():
     ("accuracy", ["accurate"], "the closeness of a measurement to the true value", True),
     ("Austin", ["Australia"], "where is the opera house", False),
     ("helium", ["He\u00adlium"], "which element is number 2", True),  # a soft hyphen is no break
+    # a preposition is no evidence, spelt right or nearly ("thought" is like "through")
+    ("the mother, although I thought the answer was none", ["through the maternal line"],
+     "how do you know what cherokee clan you are", False),
+    ("through her mother", ["through the maternal line"],
+     "how do you know what cherokee clan you are", False),
+    ("the maternal line", ["through the maternal line"],
+     "how do you know what cherokee clan you are", True),
 ])
 def test_shares_a_word(statement, refs, question, shared):
     assert shares_a_word(statement, refs, question) is shared

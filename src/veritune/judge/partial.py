@@ -34,6 +34,13 @@ from veritune.judge.normalize import has_cjk, normalize
 STOP_WORDS = frozenset(
     "a an the of in on at to for from by with and or as is was are were be been its it this "
     "that these those his her their our your my he she they we you i de la le du der von".split())
+# Prepositions: no evidence that a statement names a reference ("thought" is not "through" of
+# "through the maternal line"); partial matching still counts them as words.
+PREPOSITIONS = frozenset(
+    "about above across after against along amid among amongst around before behind below "
+    "beneath beside besides between beyond despite down during except inside into like near "
+    "off onto out outside over past since than through throughout till toward towards under "
+    "underneath until unto up upon via within without".split())
 MONTHS = {m: i for i, m in enumerate(
     "january february march april may june july august september october november "
     "december".split(), start=1)}
@@ -183,7 +190,8 @@ def shares_a_word(statement: str, references: list[str], question: str = "") -> 
     asked = frozenset(words(question).content) if question else frozenset()
     for reference in references:
         r = _without(words(reference), asked, keep_all=True)
-        telling = [w for w in r.content if len(w) > 1] or r.content  # "2" of "The Two Students"
+        worded = [w for w in r.content if w not in PREPOSITIONS] or r.content
+        telling = [w for w in worded if len(w) > 1] or worded  # "2" of "The Two Students"
         if r.numbers and not s.numbers & r.numbers:
             if s.numbers:  # "1.2 billion" for "2.3 billion": another number
                 continue
