@@ -177,8 +177,9 @@ def best_partial(statement: str, references: list[str], question: str = "") -> P
 
 def shares_a_word(statement: str, references: list[str], question: str = "") -> bool:
     """Whether ``statement`` names a content word of some reference beyond the question's own
-    words (the reference's words are kept whole when the question has them all; a one-character
-    word or digit counts only when the reference has nothing longer; a misspelling or a word of
+    words (the reference's words are kept whole when the question has them all; a preposition
+    is no evidence; a one-character word or digit counts only when the reference has nothing
+    longer; a misspelling or a word of
     the same stem counts (see ``_alike``); against a reference with numbers, a statement naming
     another number shares nothing ("1.2 billion" for "2.3 billion") and one naming none needs a
     word beside the numbers, not their scale or month ("Plymouth Fury" for "1958 Plymouth
